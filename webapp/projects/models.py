@@ -1,0 +1,27 @@
+"""A project: one policy being improved by one team, with its guidelines and settings."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="Distinct annotators who judge each comparison."
+    )
+    # The active policy changes only through rounds.services.deploy (atomically).
+    active_policy = models.ForeignKey(
+        "catalog.PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    base_model = models.CharField(max_length=500, default="bundled")
+    training_config = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of the round defaults (see rounds.config)."
+    )
+    annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,67 @@
+"""A training round: snapshot -> reward -> policy -> evaluate -> deploy -> generate."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class TrainingRound(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        SNAPSHOT = "snapshot"
+        REWARD = "reward"
+        POLICY = "policy"
+        EVALUATE = "evaluate"
+        DEPLOY = "deploy"
+        GENERATE = "generate"
+        DONE = "done"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    # Changed only by rounds.state_machine.
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    config = models.JSONField(default=dict, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    dataset_path = models.CharField(max_length=1000, blank=True)
+    dataset_sha256 = models.CharField(max_length=64, blank=True)
+    dataset_counts = models.JSONField(default=dict, blank=True)
+    reward_model_path = models.CharField(max_length=1000, blank=True)
+    policy_in = models.ForeignKey(
+        "catalog.PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    policy_out = models.ForeignKey(
+        "catalog.PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # {"stage": str, "done": int, "total": int, "message": str}
+    progress = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_round_number")]
+        ordering = ["project", "-number"]
+
+    @property
+    def is_active(self) -> bool:
+        return self.state not in {self.State.DONE, self.State.FAILED, self.State.CANCELLED}
+
+    def __str__(self) -> str:
+        return f"{self.project.slug} round {self.number}"
+
+
+class RoundEvent(models.Model):
+    """One metric point or log line of a round, appended as the stages run (for curves)."""
+
+    round = models.ForeignKey(TrainingRound, on_delete=models.CASCADE, related_name="events")
+    stage = models.CharField(max_length=16)
+    step = models.IntegerField(default=0)
+    data = models.JSONField(default=dict)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["round", "stage", "step"])]
