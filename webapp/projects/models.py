@@ -23,5 +23,8 @@ class Project(models.Model):
     annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
     created = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        permissions = [("export_preferences", "Can export preference data")]
+
     def __str__(self) -> str:
         return self.name

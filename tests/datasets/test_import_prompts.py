@@ -1,0 +1,57 @@
+"""Prompt import is all-or-nothing and names the bad line and field."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from webapp.catalog.models import Prompt
+from webapp.datasets.services import PromptImportError, import_prompts
+from webapp.projects.models import Project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project() -> Project:
+    return Project.objects.create(name="P", slug="p")
+
+
+def test_imports_plain_and_conversation_lines(project):
+    lines = [
+        json.dumps({"prompt": "Hi?", "split": "eval", "metadata": {"k": 1}}),
+        "",
+        json.dumps({"conversation": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                                     {"role": "user", "content": "c"}]}),
+    ]
+    assert import_prompts(project, lines, source="file.jsonl") == 2
+    first, second = Prompt.objects.order_by("id")
+    assert first.conversation == [{"role": "user", "content": "Hi?"}] and first.split == "eval"
+    assert second.last_user_message == "c" and second.source == "file.jsonl"
+
+
+@pytest.mark.parametrize(
+    "bad_line, message",
+    [
+        ("{not json", "line 2: not valid JSON"),
+        (json.dumps({"prompt": ""}), "line 2: field 'prompt'"),
+        (json.dumps({"conversation": [{"role": "bot", "content": "x"}]}), "line 2: field 'conversation[0]'"),
+        (json.dumps({"conversation": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}),
+         "line 2: field 'conversation' must end with a user message"),
+        (json.dumps({"prompt": "x", "split": "test"}), "line 2: field 'split'"),
+    ],
+)
+def test_bad_line_aborts_everything(project, bad_line, message):
+    lines = [json.dumps({"prompt": "fine"}), bad_line, json.dumps({"prompt": "also fine"})]
+    with pytest.raises(PromptImportError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        import_prompts(project, lines)
+    assert not Prompt.objects.exists()
+
+
+def test_command_reports_line_and_imports_nothing(project, tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"prompt": "ok"}) + "\n" + "[1, 2]\n")
+    with pytest.raises(CommandError, match="line 2: expected a JSON object; nothing was imported"):
+        call_command("import_prompts", "--project", "p", str(path))
+    assert not Prompt.objects.exists()

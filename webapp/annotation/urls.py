@@ -1,0 +1,10 @@
+from django.urls import path
+
+from webapp.annotation import views
+
+app_name = "annotation"
+urlpatterns = [
+    path("", views.annotate, name="annotate"),
+    path("<int:assignment_id>/", views.submit, name="submit"),
+    path("<int:assignment_id>/skip/", views.skip, name="skip"),
+]

@@ -1,0 +1,109 @@
+"""Policy versions, deploys and comparison creation."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Q
+
+from webapp.annotation.models import Comparison
+from webapp.catalog.models import PolicyVersion, Prompt, Response
+from webapp.projects.models import Project
+
+
+def policy_dir(project: Project, number: int) -> Path:
+    return Path(settings.ARTIFACT_ROOT) / project.slug / "policies" / f"v{number:04d}"
+
+
+def next_policy_number(project: Project) -> int:
+    return (PolicyVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or -1) + 1
+
+
+def register_policy(
+    project: Project, checkpoint: Path, base_model: str, parent: PolicyVersion | None, number: int | None = None
+) -> PolicyVersion:
+    return PolicyVersion.objects.create(
+        project=project,
+        number=next_policy_number(project) if number is None else number,
+        parent=parent,
+        checkpoint=str(checkpoint),
+        base_model=base_model,
+        status=PolicyVersion.Status.READY,
+    )
+
+
+def deploy(policy: PolicyVersion) -> None:
+    """Make `policy` the project's active policy: the only place that changes it, atomically."""
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=policy.project_id)
+        PolicyVersion.objects.filter(project=project, status=PolicyVersion.Status.ACTIVE).exclude(pk=policy.pk).update(
+            status=PolicyVersion.Status.RETIRED
+        )
+        PolicyVersion.objects.filter(pk=policy.pk).update(status=PolicyVersion.Status.ACTIVE)
+        project.active_policy = policy
+        project.save(update_fields=["active_policy"])
+        # Unjudged comparisons from older policies would show stale outputs: retire them.
+        # Partly judged ones stay so their judgments get their full overlap.
+        Comparison.objects.filter(project=project, status=Comparison.Status.PENDING, judgments__isnull=True).exclude(
+            response_a__policy=policy
+        ).update(status=Comparison.Status.RETIRED)
+
+
+def prompts_for_comparisons(project: Project, count: int, seed: int = 0) -> list[Prompt]:
+    """Train-split prompts that have been compared least, ties broken at random (seeded)."""
+    prompts = list(
+        Prompt.objects.filter(project=project, split=Prompt.Split.TRAIN).annotate(
+            n=Count("comparisons", filter=~Q(comparisons__status=Comparison.Status.RETIRED))
+        )
+    )
+    rng = random.Random(seed)
+    rng.shuffle(prompts)
+    prompts.sort(key=lambda p: p.n)
+    return prompts[:count]
+
+
+def sample_prompts(project: Project, split: str, count: int, seed: int = 0) -> list[Prompt]:
+    prompts = list(Prompt.objects.filter(project=project, split=split).order_by("id"))
+    random.Random(seed).shuffle(prompts)
+    return prompts[:count]
+
+
+@dataclass(frozen=True)
+class GeneratedPair:
+    prompt: Prompt
+    first: dict  # {"text", "token_count", "finished"}
+    second: dict
+
+
+def create_comparisons(
+    project: Project, policy: PolicyVersion, pairs: list[GeneratedPair], generation: dict, round_id: int | None = None
+) -> list[Comparison]:
+    """Store two responses per prompt and a pending comparison between them, atomically."""
+    comparisons = []
+    with transaction.atomic():
+        for pair in pairs:
+            responses = [
+                Response.objects.create(
+                    prompt=pair.prompt,
+                    policy=policy,
+                    text=sample["text"],
+                    token_count=sample["token_count"],
+                    finished=sample["finished"],
+                    generation=generation,
+                )
+                for sample in (pair.first, pair.second)
+            ]
+            comparisons.append(
+                Comparison.objects.create(
+                    project=project,
+                    round_id=round_id,
+                    prompt=pair.prompt,
+                    response_a=responses[0],
+                    response_b=responses[1],
+                    judgments_needed=project.overlap,
+                )
+            )
+    return comparisons

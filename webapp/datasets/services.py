@@ -1,0 +1,210 @@
+"""From judgments to datasets: counting, snapshots for rounds, exports, and prompt import."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+from django.conf import settings
+from django.db import transaction
+
+from webapp.annotation.models import Judgment
+from webapp.catalog.models import Prompt
+from webapp.projects.models import Project
+
+PAIR_CHOICES = (Judgment.Choice.A, Judgment.Choice.B)
+
+
+def _judgments(project: Project, before: datetime | None = None):
+    judgments = Judgment.objects.filter(comparison__project=project)
+    if before is not None:
+        judgments = judgments.filter(created__lte=before)
+    return judgments
+
+
+def count_pairs(project: Project) -> int:
+    """Judgments that make a chosen/rejected pair (ties and both-bad make none)."""
+    return _judgments(project).filter(choice__in=PAIR_CHOICES).count()
+
+
+def preference_records(project: Project, before: datetime | None = None) -> tuple[list, dict[str, int]]:
+    """Every A-or-B judgment as a training.data.PreferenceRecord, oldest first, plus counts.
+
+    One record per judgment: with overlap > 1 a comparison judged the same way twice counts
+    twice, which weights agreed pairs up; disagreeing judgments cancel in the loss.
+    """
+    from training.data import PreferenceRecord
+
+    judgments = (
+        _judgments(project, before)
+        .select_related("comparison__prompt", "comparison__response_a", "comparison__response_b")
+        .order_by("id")
+    )
+    records = []
+    counts = {"judgments": 0, "pairs": 0, "tie": 0, "both_bad": 0}
+    for judgment in judgments.iterator():
+        counts["judgments"] += 1
+        if judgment.choice not in PAIR_CHOICES:
+            counts[judgment.choice] += 1
+            continue
+        comparison = judgment.comparison
+        a, b = comparison.response_a, comparison.response_b
+        chosen, rejected = (a, b) if judgment.choice == Judgment.Choice.A else (b, a)
+        records.append(
+            PreferenceRecord(
+                prompt=comparison.prompt.conversation,
+                chosen=chosen.text,
+                rejected=rejected.text,
+                strength=judgment.strength,
+                metadata={
+                    "comparison_id": comparison.pk,
+                    "judgment_id": judgment.pk,
+                    "annotator_id": judgment.annotator_id,
+                    "prompt_id": comparison.prompt_id,
+                    "reason": judgment.reason,
+                },
+            )
+        )
+        counts["pairs"] += 1
+    return records, counts
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    sha256: str
+    counts: dict[str, int]
+
+
+def write_snapshot(project: Project, round_number: int, before: datetime) -> Snapshot:
+    """Write the judgments made up to `before` as an immutable TRL dataset file.
+
+    The file is written once (to a temp name, then renamed) and made read-only; its sha256 is
+    stored on the round so anyone can check that a reward model came from exactly this data.
+    """
+    from training.data import write_trl_conversational
+
+    records, counts = preference_records(project, before)
+    directory = Path(settings.ARTIFACT_ROOT) / project.slug / f"round-{round_number:04d}"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "preferences.jsonl"
+    if path.exists():  # a retried stage reuses the snapshot it already wrote
+        return Snapshot(path, sha256_file(path), counts)
+    tmp = path.with_suffix(".jsonl.tmp")
+    write_trl_conversational(records, tmp)
+    tmp.chmod(0o444)
+    tmp.rename(path)
+    return Snapshot(path, sha256_file(path), counts)
+
+
+class PromptImportError(ValueError):
+    """Bad input in an import file; the message names the line and field."""
+
+
+def _parse_prompt_line(line_number: int, raw: str) -> dict[str, Any]:
+    try:
+        row = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise PromptImportError(f"line {line_number}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(row, dict):
+        raise PromptImportError(f"line {line_number}: expected a JSON object")
+    if "prompt" in row and "conversation" not in row:
+        if not isinstance(row["prompt"], str) or not row["prompt"].strip():
+            raise PromptImportError(f"line {line_number}: field 'prompt' must be a non-empty string")
+        row["conversation"] = [{"role": "user", "content": row.pop("prompt")}]
+    conversation = row.get("conversation")
+    if not isinstance(conversation, list) or not conversation:
+        raise PromptImportError(f"line {line_number}: field 'conversation' must be a non-empty list of messages")
+    for index, message in enumerate(conversation):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in {"system", "user", "assistant"}
+            or not isinstance(message.get("content"), str)
+        ):
+            raise PromptImportError(
+                f"line {line_number}: field 'conversation[{index}]' must be "
+                '{"role": "system"|"user"|"assistant", "content": "..."}'
+            )
+    if conversation[-1]["role"] != "user":
+        raise PromptImportError(f"line {line_number}: field 'conversation' must end with a user message")
+    split = row.get("split", Prompt.Split.TRAIN)
+    if split not in Prompt.Split.values:
+        raise PromptImportError(f"line {line_number}: field 'split' must be one of {', '.join(Prompt.Split.values)}")
+    metadata = row.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise PromptImportError(f"line {line_number}: field 'metadata' must be an object")
+    return {
+        "conversation": conversation,
+        "split": split,
+        "source": str(row.get("source", ""))[:200],
+        "metadata": metadata,
+    }
+
+
+def import_prompts(project: Project, lines: Iterable[str] | IO[str], source: str = "") -> int:
+    """Import prompts from JSON lines, all or nothing.
+
+    Each line: {"prompt": "..."} or {"conversation": [{role, content}, ...]}, optional "split"
+    (train/eval), "source", "metadata". Every line is validated before anything is written.
+    """
+    rows = []
+    for line_number, raw in enumerate(lines, start=1):
+        if raw.strip():
+            row = _parse_prompt_line(line_number, raw)
+            row["source"] = row["source"] or source
+            rows.append(Prompt(project=project, **row))
+    with transaction.atomic():
+        Prompt.objects.bulk_create(rows)
+    return len(rows)
+
+
+# format name -> (training.data writer, file suffix, what it is)
+EXPORT_FORMATS: dict[str, tuple[str, str, str]] = {
+    "trl": ("write_trl_conversational", ".jsonl", "TRL conversational preference format, explicit prompt"),
+    "trl-standard": ("write_trl_standard", ".jsonl", "TRL standard (plain text) preference format"),
+    "hh": ("write_hh", ".jsonl", "HH-RLHF text: full chosen/rejected transcripts"),
+    "parquet": ("write_parquet", ".parquet", "Parquet, one row per judgment with metadata"),
+    "hf": ("write_hf_dataset", "", "Hugging Face dataset directory (datasets.load_from_disk)"),
+}
+
+
+def export_filename(project: Project, fmt: str) -> str:
+    suffix = EXPORT_FORMATS[fmt][1]
+    return f"{project.slug}-preferences-{fmt}{suffix or '.zip'}"
+
+
+def export_preferences(
+    project: Project, fmt: str, out: Path | str, as_archive: bool | None = None
+) -> tuple[Path, dict[str, int]]:
+    """Write every A-or-B judgment of the project in `fmt` to `out`.
+
+    The `hf` format is a directory; from the web it is zipped (`as_archive`, the default when
+    `out` ends in .zip). Returns the path written and the judgment counts.
+    """
+    import shutil
+
+    from training import data
+
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    records, counts = preference_records(project)
+    writer = getattr(data, EXPORT_FORMATS[fmt][0])
+    out = Path(out)
+    archive = out.suffix == ".zip" if as_archive is None else as_archive
+    if fmt == "hf" and archive:
+        directory = out.with_suffix("")
+        writer(records, directory)
+        archive_path = shutil.make_archive(str(directory), "zip", root_dir=directory.parent, base_dir=directory.name)
+        return Path(archive_path), counts
+    return Path(writer(records, out)), counts

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from webapp.projects import views
+
+app_name = "projects"
+urlpatterns = [
+    path("", views.detail, name="detail"),
+]

@@ -1,0 +1,82 @@
+"""Round list, start and cancel buttons, and the live round page."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from webapp.projects.permissions import can_manage, project_for
+from webapp.rounds import services, state_machine
+from webapp.rounds.models import TrainingRound
+
+
+@login_required
+def round_list(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug)
+    rounds = TrainingRound.objects.filter(project=project).select_related("policy_in", "policy_out")
+    return render(
+        request,
+        "rounds/list.html",
+        {"project": project, "rounds": rounds, "can_manage": can_manage(request.user, project)},
+    )
+
+
+@login_required
+@require_POST
+def start(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for(request.user, slug, check=can_manage)
+    try:
+        training_round = services.start_round(project, request.user)
+    except services.RoundError as exc:
+        messages.error(request, f"Round not started: {exc}")
+        return redirect("projects:detail", slug=slug)
+    messages.success(request, f"Round {training_round.number} queued.")
+    return redirect("rounds:detail", slug=slug, number=training_round.number)
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    project = project_for(request.user, slug, check=can_manage)
+    training_round = get_object_or_404(TrainingRound, project=project, number=number)
+    if state_machine.cancel(training_round.pk):
+        messages.info(request, f"Round {number} cancelled; the running stage stops at its end.")
+    return redirect("rounds:detail", slug=slug, number=number)
+
+
+@login_required
+def detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    project = project_for(request.user, slug)
+    training_round = get_object_or_404(
+        TrainingRound.objects.select_related("policy_in", "policy_out"), project=project, number=number
+    )
+    return render(
+        request,
+        "rounds/detail.html",
+        {
+            "project": project,
+            "round": training_round,
+            "stages": state_machine.PIPELINE[1:-1],
+            "can_manage": can_manage(request.user, project),
+        },
+    )
+
+
+@login_required
+def progress(request: HttpRequest, slug: str, number: int) -> JsonResponse:
+    """What the round page polls: state, progress, metrics and the curves to plot."""
+    project = project_for(request.user, slug)
+    training_round = get_object_or_404(TrainingRound, project=project, number=number)
+    return JsonResponse(
+        {
+            "state": training_round.state,
+            "active": training_round.is_active,
+            "progress": training_round.progress,
+            "metrics": training_round.metrics,
+            "error": training_round.error,
+            "policy_out": training_round.policy_out.number if training_round.policy_out else None,
+            "curves": services.curves(training_round),
+        }
+    )
