@@ -19,7 +19,8 @@ def policy_dir(project: Project, number: int) -> Path:
 
 
 def next_policy_number(project: Project) -> int:
-    return (PolicyVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"] or -1) + 1
+    highest = PolicyVersion.objects.filter(project=project).aggregate(n=Max("number"))["n"]
+    return 0 if highest is None else highest + 1
 
 
 def register_policy(
