@@ -1,25 +1,106 @@
-"""Rows for platform tests that need no model: a project, policy v0, comparisons, judgments."""
+"""Rows for platform tests that need no model: users, a project, policy v0, comparisons, judgments.
+
+Plain functions (no factory_boy), shared by every test package; the annotation tests use the
+small builders (`make_*`), the round, deploy and command tests `project_with_comparisons`.
+"""
 from __future__ import annotations
 
+import itertools
+from typing import Iterable
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 
 from webapp.annotation.models import Comparison, Judgment
 from webapp.catalog.models import PolicyVersion, Prompt, Response
 from webapp.projects.models import Project
+from webapp.rounds.models import TrainingRound
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+def make_user(username: str | None = None, *, staff: bool = False, password: str = PASSWORD) -> AbstractBaseUser:
+    username = username or f"user{next(_seq)}"
+    return get_user_model().objects.create_user(username=username, password=password, is_staff=staff)
+
+
+def make_project(
+    slug: str = "demo",
+    *,
+    overlap: int = 1,
+    guidelines: str = "Prefer the **helpful**, honest answer.",
+    annotators: Iterable[AbstractBaseUser] = (),
+    name: str | None = None,
+) -> Project:
+    name = name or slug.replace("-", " ").title()
+    project = Project.objects.create(name=name, slug=slug, overlap=overlap, guidelines=guidelines)
+    project.annotators.add(*annotators)
+    return project
+
+
+def make_policy(
+    project: Project,
+    number: int = 0,
+    *,
+    checkpoint: str | None = None,
+    status: str = PolicyVersion.Status.READY,
+) -> PolicyVersion:
+    return PolicyVersion.objects.create(
+        project=project,
+        number=number,
+        checkpoint=checkpoint or f"/tmp/policy-{number}",
+        base_model="tiny",
+        status=status,
+    )
+
+
+def make_round(project: Project, number: int) -> TrainingRound:
+    return TrainingRound.objects.create(project=project, number=number, state=TrainingRound.State.DONE)
+
+
+def make_comparison(
+    project: Project,
+    *,
+    prompt: str | None = None,
+    text_a: str | None = None,
+    text_b: str | None = None,
+    judgments_needed: int | None = None,
+    round: TrainingRound | None = None,
+    policy: PolicyVersion | None = None,
+) -> Comparison:
+    """A prompt, two responses to it and the comparison of them (A and B in stored order)."""
+    n = next(_seq)
+    prompt_row = Prompt.objects.create(
+        project=project, conversation=[{"role": "user", "content": prompt or f"Question number {n}?"}]
+    )
+    policy = policy or project.policies.order_by("number").first() or make_policy(project)
+    response_a = Response.objects.create(prompt=prompt_row, policy=policy, text=text_a or f"Answer A{n}.")
+    response_b = Response.objects.create(prompt=prompt_row, policy=policy, text=text_b or f"Answer B{n}.")
+    return Comparison.objects.create(
+        project=project,
+        round=round,
+        prompt=prompt_row,
+        response_a=response_a,
+        response_b=response_b,
+        judgments_needed=judgments_needed if judgments_needed is not None else project.overlap,
+    )
+
+
+def make_comparisons(project: Project, count: int, **kwargs) -> list[Comparison]:
+    return [make_comparison(project, **kwargs) for _ in range(count)]
 
 
 def project_with_comparisons(count: int = 4, slug: str = "demo", overlap: int = 1) -> Project:
-    project = Project.objects.create(name=slug.title(), slug=slug, overlap=overlap)
-    policy = PolicyVersion.objects.create(
-        project=project, number=0, checkpoint="/nonexistent", base_model="tiny", status=PolicyVersion.Status.ACTIVE
-    )
+    """A project with an active policy v0 and `count` comparisons of a short and a longer answer."""
+    project = make_project(slug, overlap=overlap, guidelines="", name=slug.title())
+    policy = make_policy(project, 0, checkpoint="/nonexistent", status=PolicyVersion.Status.ACTIVE)
     project.active_policy = policy
     project.save()
     for i in range(count):
-        prompt = Prompt.objects.create(project=project, conversation=[{"role": "user", "content": f"question {i}?"}])
-        a = Response.objects.create(prompt=prompt, policy=policy, text=f"short {i}")
-        b = Response.objects.create(prompt=prompt, policy=policy, text=f"a much longer answer {i}")
-        Comparison.objects.create(project=project, prompt=prompt, response_a=a, response_b=b, judgments_needed=overlap)
+        make_comparison(
+            project, prompt=f"question {i}?", text_a=f"short {i}", text_b=f"a much longer answer {i}", policy=policy
+        )
     return project
 
 

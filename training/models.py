@@ -246,3 +246,34 @@ def build_tiny_model(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def decoder_layers(model) -> torch.nn.ModuleList:
+    """The transformer blocks of a causal-LM-like model (Llama, GPT-2, ...), bottom first."""
+    base = model.base_model
+    for name in ("layers", "h", "blocks"):
+        layers = getattr(base, name, None)
+        if isinstance(layers, torch.nn.ModuleList):
+            return layers
+    raise ValueError(f"cannot find the transformer layers of {type(model).__name__}")
+
+
+def freeze_all_but_top(model, trainable_layers: int | None, heads: list[torch.nn.Module]) -> None:
+    """Train only the top `trainable_layers` blocks, the final norm and `heads`; None trains all.
+
+    Why: on a CPU the backward pass through the bottom of a 30-layer model costs more than it
+    buys for a few hundred preference pairs. Embeddings stay frozen, so a tied LM head does too.
+    """
+    if trainable_layers is None:
+        return
+    model.requires_grad_(False)
+    layers = decoder_layers(model)
+    if trainable_layers > 0:
+        for block in layers[-trainable_layers:]:
+            block.requires_grad_(True)
+    for name in ("norm", "ln_f", "final_layernorm"):
+        norm = getattr(model.base_model, name, None)
+        if isinstance(norm, torch.nn.Module):
+            norm.requires_grad_(True)
+    for head in heads:
+        head.requires_grad_(True)

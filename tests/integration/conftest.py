@@ -10,6 +10,8 @@ from typing import Iterator
 import pytest
 from django.db import connection
 
+from tests.conftest import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -49,10 +51,6 @@ def celery_worker_process(redis_url: str, settings, tmp_path: Path) -> Iterator[
     try:
         yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_process(worker, timeout=30)
         log.close()
         print((tmp_path / "worker.log").read_text()[-5000:])

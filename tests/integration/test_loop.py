@@ -85,7 +85,7 @@ def test_whole_loop_through_celery(celery_worker_process, settings, tmp_path):
     # The snapshot is the immutable dataset the reward model trained on.
     assert training_round.dataset_counts["pairs"] >= 4
     assert sha256_file(Path(training_round.dataset_path)) == training_round.dataset_sha256
-    assert "accuracy" in training_round.metrics["reward"]
+    assert 0.0 <= training_round.metrics["reward"]["eval_accuracy"] <= 1.0
     assert "win_rate" in training_round.metrics["evaluation"]
     assert training_round.events.filter(stage="policy").exists()
     # The next comparisons come from the new version; stale unjudged ones are retired.

@@ -47,6 +47,11 @@ class NotYourAssignment(AnnotationError):
     """The assignment does not exist or belongs to someone else."""
 
 
+class StaleAssignment(AnnotationError):
+    """The lease ended before the judgment arrived: it expired, was skipped, or the comparison
+    was withdrawn. The slot may already be someone else's, so nothing is stored."""
+
+
 class InvalidJudgment(AnnotationError, ValueError):
     """A value that cannot be stored (unknown choice, strength out of range, bad time)."""
 
@@ -113,6 +118,9 @@ def _candidates(project: Project, user: AbstractBaseUser, now: datetime) -> Quer
 
 
 def _free_slots(comparison: Comparison, now: datetime) -> int:
+    """Slots left, counted by fresh statements (0 once the comparison is no longer pending)."""
+    if not Comparison.objects.filter(pk=comparison.pk, status=Comparison.Status.PENDING).exists():
+        return 0
     judged = Judgment.objects.filter(comparison=comparison).count()
     leased = _unjudged_leases(now).filter(comparison=comparison).count()
     return comparison.judgments_needed - judged - leased
@@ -140,43 +148,54 @@ def next_assignment(project: Project, user: AbstractBaseUser, now: datetime | No
     other people's open leases below `judgments_needed`), with a random left/right order.
     """
     now = now or timezone.now()
-    tried: list[int] = []
+    tried: list[int] = []  # candidates found full once locked, or leased by this user elsewhere
     for _ in range(MAX_LEASE_ATTEMPTS):
-        with transaction.atomic():
-            # Inside the transaction: on SQLite this makes two tabs of one user serialise too.
-            existing = current_assignment(project, user, now)
-            if existing is not None:
-                return existing
-            comparison = (
-                _candidates(project, user, now)
-                .exclude(pk__in=tried)
-                .select_for_update(skip_locked=True, of=("self",))
-                .first()
-            )
+        outcome = _try_lease(project, user, now, tried)
+        if outcome is _RETRY:
+            continue
+        if outcome is None:
+            return None
+        return Assignment.objects.select_related(
+            "comparison__prompt", "comparison__response_a", "comparison__response_b"
+        ).get(pk=outcome.pk)
+    return None
+
+
+_RETRY = object()
+
+
+def _try_lease(project: Project, user: AbstractBaseUser, now: datetime, tried: list[int]) -> Any:
+    """One leasing transaction: the new (or already open) Assignment, None (queue dry) or _RETRY."""
+    with transaction.atomic():
+        # Inside the transaction: on SQLite this makes two tabs of one user serialise too.
+        existing = current_assignment(project, user, now)
+        if existing is not None:
+            return existing
+        candidates = _candidates(project, user, now).exclude(pk__in=tried)
+        comparison = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+        if comparison is None:
+            # Either the queue is dry, or every candidate is locked by a concurrent leaser
+            # (PostgreSQL, SKIP LOCKED). Then wait for the first one's lock: it is held for the
+            # milliseconds of one leasing transaction, and waiting beats reporting an empty queue.
+            comparison = candidates.select_for_update(of=("self",)).first()
             if comparison is None:
                 return None
-            # The lock is held now; recount with a fresh snapshot (see module docstring).
-            if _free_slots(comparison, now) <= 0:
-                tried.append(comparison.pk)
-                continue
-            try:
-                with transaction.atomic():  # savepoint: a duplicate must not poison the outer transaction
-                    assignment = Assignment.objects.create(
-                        comparison=comparison,
-                        annotator=user,
-                        swapped=_rng.random() < 0.5,
-                        expires=_lease_expiry(now),
-                    )
-            except IntegrityError:
-                # The same user leased it from another tab a moment ago.
-                tried.append(comparison.pk)
-                continue
-        return (
-            Assignment.objects.select_related(
-                "comparison__prompt", "comparison__response_a", "comparison__response_b"
-            ).get(pk=assignment.pk)
-        )
-    return None
+        # The lock is held now; recount with a fresh snapshot (see module docstring).
+        if _free_slots(comparison, now) <= 0:
+            tried.append(comparison.pk)
+            return _RETRY
+        try:
+            with transaction.atomic():  # savepoint: a duplicate must not poison the outer transaction
+                return Assignment.objects.create(
+                    comparison=comparison,
+                    annotator=user,
+                    swapped=_rng.random() < 0.5,
+                    expires=_lease_expiry(now),
+                )
+        except IntegrityError:
+            # The same user leased it from another tab a moment ago.
+            tried.append(comparison.pk)
+            return _RETRY
 
 
 # --- judging ---------------------------------------------------------------------------------
@@ -213,8 +232,10 @@ def submit_judgment(
 ) -> Judgment:
     """Store the user's judgment of an assigned comparison, in stored (A/B) terms.
 
-    An expired lease is still honoured: nothing an annotator submitted is thrown away. A
-    second judgment of the same comparison raises AlreadyJudged and changes nothing.
+    Only an open lease is honoured: a foreign or unknown assignment raises NotYourAssignment,
+    an expired, skipped or withdrawn one StaleAssignment (its slot may have gone to someone
+    else, so storing it would over-fill the comparison), and a second judgment of the same
+    comparison AlreadyJudged. Each of these stores nothing.
     `seconds_spent=None` (no JavaScript) falls back to the time since the lease was made.
     """
     now = now or timezone.now()
@@ -231,6 +252,7 @@ def submit_judgment(
         comparison = Comparison.objects.select_for_update().get(pk=assignment.comparison_id)
         if Judgment.objects.filter(comparison=comparison, annotator=user).exists():
             raise AlreadyJudged("you have already judged this comparison")
+        _check_open(assignment, comparison, now)
         if seconds_spent is None:
             seconds_spent = max(0.0, (now - assignment.created).total_seconds())
         try:
@@ -245,9 +267,8 @@ def submit_judgment(
                 )
         except IntegrityError as exc:  # a concurrent double submit that slipped past the check
             raise AlreadyJudged("you have already judged this comparison") from exc
-        if assignment.completed is None:
-            assignment.completed = now
-            assignment.save(update_fields=["completed"])
+        assignment.completed = now
+        assignment.save(update_fields=["completed"])
         if (
             comparison.status == Comparison.Status.PENDING
             and Judgment.objects.filter(comparison=comparison).count() >= comparison.judgments_needed
@@ -255,6 +276,19 @@ def submit_judgment(
             comparison.status = Comparison.Status.COMPLETE
             comparison.save(update_fields=["status"])
     return judgment
+
+
+def _check_open(assignment: Assignment, comparison: Comparison, now: datetime) -> None:
+    if comparison.status == Comparison.Status.RETIRED:
+        raise StaleAssignment("this comparison was withdrawn from the queue while you judged it")
+    if assignment.completed is not None:
+        raise StaleAssignment("you skipped this comparison, so it is no longer yours to judge")
+    if assignment.expires <= now:
+        minutes = max(1, round(settings.ASSIGNMENT_LEASE_SECONDS / 60))
+        raise StaleAssignment(
+            f"your time on this comparison ran out (a lease lasts {minutes} min) and it may have gone "
+            "to someone else"
+        )
 
 
 def skip_assignment(assignment_id: int, user: AbstractBaseUser, now: datetime | None = None) -> None:

@@ -17,7 +17,7 @@ from webapp.annotation import services
 from webapp.annotation.forms import JudgmentForm
 from webapp.annotation.models import Assignment, Judgment
 from webapp.projects.models import Project
-from webapp.projects.permissions import project_for
+from webapp.projects.permissions import can_manage, project_for
 
 # Model output is untrusted: even if something slipped past escaping and nh3, the browser
 # runs no inline script, loads nothing from elsewhere and posts forms only to us.
@@ -35,7 +35,12 @@ def _with_csp(response: HttpResponse) -> HttpResponse:
 
 
 def _page(
-    request: HttpRequest, project: Project, assignment: Assignment, form: JudgmentForm, status: int = 200
+    request: HttpRequest,
+    project: Project,
+    assignment: Assignment,
+    form: JudgmentForm,
+    status: int = 200,
+    rejection: dict[str, str] | None = None,
 ) -> HttpResponse:
     comparison = assignment.comparison
     left, right = comparison.response_a, comparison.response_b
@@ -56,6 +61,7 @@ def _page(
         "stats": stats,
         # First visit: guidelines open; afterwards folded away.
         "guidelines_open": stats.get("user_total", 0) == 0,
+        "rejection": rejection,
     }
     return _with_csp(render(request, "annotation/annotate.html", context, status=status))
 
@@ -65,30 +71,49 @@ def _page(
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     """The next comparison for this annotator (the same one again on refresh), or the empty page."""
     project = project_for(request.user, slug)
+    return _next_page(request, project)
+
+
+def _next_page(request: HttpRequest, project: Project, status: int = 200, rejection: dict[str, str] | None = None):
     assignment = services.next_assignment(project, request.user)
     if assignment is None:
         stats = services.queue_stats(project, request.user)
-        return _with_csp(render(request, "annotation/empty.html", {"project": project, "stats": stats}))
-    return _page(request, project, assignment, JudgmentForm())
+        context = {"project": project, "stats": stats, "rejection": rejection}
+        return _with_csp(render(request, "annotation/empty.html", context, status=status))
+    return _page(request, project, assignment, JudgmentForm(), status=status, rejection=rejection)
 
 
-def _own_assignment(project: Project, request: HttpRequest, assignment_id: int) -> Assignment:
-    assignment = (
+def _rejected(request: HttpRequest, project: Project, message: str, status: int) -> HttpResponse:
+    """A judgment that cannot be stored: say why, keep what they typed, show what is next."""
+    rejection = {"message": message, "reason": request.POST.get("reason", "").strip()}
+    return _next_page(request, project, status=status, rejection=rejection)
+
+
+def _own_assignment(project: Project, request: HttpRequest, assignment_id: int) -> Assignment | None:
+    return (
         Assignment.objects.select_related("comparison__prompt", "comparison__response_a", "comparison__response_b")
         .filter(pk=assignment_id, annotator=request.user, comparison__project=project)
         .first()
     )
-    if assignment is None:
-        raise Http404("No such assignment of yours in this project.")
-    return assignment
+
+
+NOT_YOURS = "That comparison is not assigned to you in this project, so nothing was stored."
 
 
 @login_required
 @require_POST
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    """Store a judgment and redirect to the next comparison; re-show the form on invalid input."""
+    """Store a judgment and redirect to the next comparison; re-show the form on invalid input.
+
+    Refusals store nothing and lose nothing: invalid input re-shows the same pair with the
+    errors and the typed reason (400); a foreign assignment (404) or a stale one (409: the lease
+    expired, was skipped, or the comparison was withdrawn) shows the message, the typed reason
+    and the next pair.
+    """
     project = project_for(request.user, slug)
     assignment = _own_assignment(project, request, assignment_id)
+    if assignment is None:
+        return _rejected(request, project, NOT_YOURS, status=404)
     next_url = reverse("annotation:annotate", kwargs={"slug": project.slug})
     form = JudgmentForm(request.POST)
     if not form.is_valid():
@@ -106,6 +131,10 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     except services.AlreadyJudged:
         messages.warning(request, "You had already judged that comparison; your first judgment stands.")
         return HttpResponseRedirect(next_url)
+    except services.NotYourAssignment:
+        return _rejected(request, project, NOT_YOURS, status=404)
+    except services.StaleAssignment as exc:
+        return _rejected(request, project, f"Not saved: {exc}. Nothing was stored.", status=409)
     strength = Judgment.Strength(data["strength"]).label.lower()
     if data["choice"] in ("left", "right"):
         messages.success(request, f"Saved: {SHOWN_LABELS[data['choice']]} ({strength}).")
@@ -120,6 +149,22 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Hand the comparison back unjudged; someone else will get it."""
     project = project_for(request.user, slug)
     assignment = _own_assignment(project, request, assignment_id)
+    if assignment is None:
+        raise Http404("No such assignment of yours in this project.")
     services.skip_assignment(assignment.pk, request.user)
     messages.info(request, "Skipped.")
     return redirect("annotation:annotate", slug=project.slug)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def stats(request: HttpRequest, slug: str) -> HttpResponse:
+    """Queue state and inter-annotator agreement; the per-annotator table for staff only."""
+    project = project_for(request.user, slug)
+    context = {
+        "project": project,
+        "stats": services.queue_stats(project, request.user),
+        "agreement": services.agreement(project),
+        "show_annotators": can_manage(request.user, project),
+    }
+    return _with_csp(render(request, "annotation/stats.html", context))

@@ -79,6 +79,11 @@ class GeneratedPair:
     second: dict
 
 
+def storable_text(text: str) -> str:
+    """Model output as a database can hold it: NUL becomes U+FFFD (PostgreSQL text refuses NUL)."""
+    return text.replace("\x00", "\ufffd")
+
+
 def create_comparisons(
     project: Project, policy: PolicyVersion, pairs: list[GeneratedPair], generation: dict, round_id: int | None = None
 ) -> list[Comparison]:
@@ -90,7 +95,7 @@ def create_comparisons(
                 Response.objects.create(
                     prompt=pair.prompt,
                     policy=policy,
-                    text=sample["text"],
+                    text=storable_text(sample["text"]),
                     token_count=sample["token_count"],
                     finished=sample["finished"],
                     generation=generation,

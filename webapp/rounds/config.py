@@ -15,11 +15,12 @@ DEFAULTS: dict[str, Any] = {
     "round": {
         "min_pairs": 8,  # refuse to start a round with fewer usable preference pairs
         "ppo_prompts": 64,  # train-split prompts the policy practises on
-        "eval_prompts": 16,  # eval-split prompts for win rate and KL
+        "eval_prompts": 12,  # eval-split prompts for win rate and KL
         "next_comparisons": 48,  # prompts that get a new pair of responses after deploy
     },
     "reward": {"max_length": 384, "epochs": 1, "trainable_layers": 4, "learning_rate": 5e-5, "batch_size": 8},
-    "ppo": {"max_new_tokens": 48, "trainable_layers": 4},
+    # 3 updates of 16 episodes: ~55 s each on 2 CPU cores; raise total_episodes on a GPU.
+    "ppo": {"max_new_tokens": 48, "trainable_layers": 4, "total_episodes": 48, "rollout_batch_size": 16},
     "generate": {"max_new_tokens": 96, "temperature": 0.7, "batch_size": 16},
 }
 

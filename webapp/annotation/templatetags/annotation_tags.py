@@ -10,9 +10,9 @@ register = template.Library()
 
 
 @register.filter(name="markdown")
-def markdown_filter(text: str) -> SafeString:
+def markdown_filter(text: object) -> SafeString:
     """Untrusted markdown (model output, prompts) to sanitised HTML; raw HTML stays text."""
-    return render_markdown(text)
+    return render_markdown(text if isinstance(text, str) else ("" if text is None else str(text)))
 
 
 @register.filter(name="guidelines")

@@ -1,0 +1,142 @@
+"""Exports: every format in EXPORT_FORMATS loads with `datasets`, and the trl one trains with TRL."""
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pytest
+from datasets import load_dataset, load_from_disk
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from tests.platform_factories import judge_all, project_with_comparisons
+from training.data import read_preferences
+from webapp.annotation.models import Judgment
+from webapp.datasets.services import EXPORT_FORMATS, export_filename, export_preferences, preference_records
+
+pytestmark = pytest.mark.django_db
+
+COLUMNS = {
+    "trl": {"prompt", "chosen", "rejected", "margin", "strength", "metadata"},
+    "trl-standard": {"prompt", "chosen", "rejected", "margin", "strength", "metadata"},
+    "hh": {"chosen", "rejected", "margin", "strength", "metadata"},
+    "parquet": {"prompt", "chosen", "rejected", "margin", "strength", "metadata"},
+    "hf": {"prompt", "chosen", "rejected", "margin", "strength", "metadata"},
+}
+
+
+@pytest.fixture
+def project():
+    """4 comparisons: alice prefers A (much better) on all; bob prefers B once and calls one a tie."""
+    project = project_with_comparisons(4)
+    judge_all(project, "a", username="alice", strength=3)
+    bob, _ = get_user_model().objects.get_or_create(username="bob")
+    first, second = project.comparisons.order_by("id")[:2]
+    Judgment.objects.create(comparison=first, annotator=bob, choice="b", strength=1, reason="shorter is better")
+    Judgment.objects.create(comparison=second, annotator=bob, choice="tie", strength=2)
+    return project
+
+
+def _load(fmt, path, cache):
+    if fmt == "hf":
+        return load_from_disk(str(path))
+    builder = "parquet" if fmt == "parquet" else "json"
+    return load_dataset(builder, data_files=str(path), split="train", cache_dir=str(cache))
+
+
+def test_formats_cover_the_writers():
+    assert set(EXPORT_FORMATS) == set(COLUMNS)
+
+
+@pytest.mark.parametrize("fmt", sorted(COLUMNS))
+def test_export_loads_with_datasets(project, fmt, tmp_path):
+    out = tmp_path / ("hf-dir" if fmt == "hf" else export_filename(project, fmt))
+    path, counts = export_preferences(project, fmt, out)
+    assert path == out and counts == {"judgments": 6, "pairs": 5, "tie": 1, "both_bad": 0}
+    dataset = _load(fmt, path, tmp_path / "cache")
+    assert len(dataset) == 5 and set(dataset.column_names) == COLUMNS[fmt]
+    assert sorted(dataset["strength"]) == [1, 3, 3, 3, 3] and sorted(dataset["margin"]) == [0.0, 1, 1, 1, 1]
+    records, _ = preference_records(project)
+    assert read_preferences(path) == records  # every format reads back to the same records
+    bob_pair = next(r for r in records if r.strength == 1)
+    assert bob_pair.chosen.startswith("a much longer answer") and bob_pair.metadata["reason"] == "shorter is better"
+    if fmt == "trl":
+        row = dataset[0]
+        assert row["prompt"] == [{"role": "user", "content": "question 0?"}]
+        assert row["chosen"] == [{"role": "assistant", "content": "short 0"}]
+    if fmt == "hh":
+        assert dataset[0]["chosen"] == "\n\nHuman: question 0?\n\nAssistant: short 0"
+    if fmt == "trl-standard":
+        assert dataset[0]["prompt"] == "\n\nHuman: question 0?\n\nAssistant:" and dataset[0]["chosen"] == " short 0"
+
+
+def test_hf_export_as_zip_archive(project, tmp_path):
+    path, _ = export_preferences(project, "hf", tmp_path / export_filename(project, "hf"))
+    assert path.suffix == ".zip"
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    (directory,) = (tmp_path / "unzipped").iterdir()
+    assert len(load_from_disk(str(directory))) == 5
+
+
+def test_unknown_format_is_refused(project, tmp_path):
+    with pytest.raises(ValueError, match="unknown format"):
+        export_preferences(project, "csv", tmp_path / "x.csv")
+
+
+def test_trl_export_trains_with_reward_trainer(project, tmp_path):
+    """The trl export goes straight into TRL: chat template applied, one optimizer step taken."""
+    from transformers import AutoModelForSequenceClassification
+    from trl import RewardConfig, RewardTrainer
+    from trl.data_utils import is_conversational
+
+    from training.models import build_tiny_model, load_tokenizer
+
+    path, _ = export_preferences(project, "trl", tmp_path / "prefs.jsonl")
+    dataset = load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
+    assert is_conversational(dataset[0])
+    tiny = build_tiny_model(tmp_path / "tiny")
+    tokenizer = load_tokenizer(tiny)
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny), num_labels=1)
+    config = RewardConfig(
+        output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, max_steps=1, per_device_train_batch_size=4,
+        save_strategy="no", disable_tqdm=True,
+    )
+    trainer = RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
+    first = trainer.train_dataset[0]
+    assert tokenizer.decode(first["chosen_ids"]).startswith("<|im_start|>user\nquestion 0?<|im_end|>")
+    assert "<|im_start|>assistant\nshort 0<|im_end|>" in tokenizer.decode(first["chosen_ids"])
+    assert len(trainer.train_dataset) == 5
+    assert trainer.train().global_step == 1
+
+
+def _get(client, project, **params):
+    return client.get(f"/p/{project.slug}/export/", params)
+
+
+def test_export_view_needs_permission(client, project):
+    user = get_user_model().objects.create_user("carol")
+    client.force_login(user)
+    assert _get(client, project).status_code == 403
+    assert _get(client, project, format="trl").status_code == 403
+    user.user_permissions.add(Permission.objects.get(codename="export_preferences"))
+    user = get_user_model().objects.get(pk=user.pk)  # permissions are cached on the instance
+    client.force_login(user)
+    page = _get(client, project)
+    assert page.status_code == 200
+    assert all(f"?format={name}" in page.content.decode() for name in EXPORT_FORMATS)
+
+
+def test_export_view_downloads_each_format(client, project):
+    staff = get_user_model().objects.create_user("root", is_staff=True)
+    client.force_login(staff)
+    response = _get(client, project, format="trl")
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert export_filename(project, "trl") in response["Content-Disposition"]
+    rows = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert len(rows) == 5 and rows[0]["chosen"] == [{"role": "assistant", "content": "short 0"}]
+    response = _get(client, project, format="hf")
+    assert response.status_code == 200 and response["Content-Disposition"].endswith('.zip"')
+    b"".join(response.streaming_content)
+    assert _get(client, project, format="bogus").status_code == 400

@@ -1,0 +1,42 @@
+"""training.prompts: prompts from prompt files and from every preference export format."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from training.data import PreferenceRecord, write_hh, write_parquet, write_trl_conversational, write_trl_standard
+from training.prompts import load_prompts
+
+RECORDS = [
+    PreferenceRecord(prompt=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+                             {"role": "user", "content": "name a fruit"}], chosen="pear", rejected="rock"),
+    PreferenceRecord(prompt=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
+                             {"role": "user", "content": "name a fruit"}], chosen="apple", rejected="car"),
+    PreferenceRecord(prompt=[{"role": "user", "content": "2+2?"}], chosen="4", rejected="5"),
+]
+EXPECTED = [RECORDS[0].prompt, RECORDS[2].prompt]
+
+
+@pytest.mark.parametrize("writer", [write_trl_conversational, write_trl_standard, write_hh, write_parquet])
+def test_every_export_format_gives_the_unique_prompts_in_order(tmp_path, writer):
+    suffix = ".parquet" if writer is write_parquet else ".jsonl"
+    path = writer(RECORDS, tmp_path / f"prefs{suffix}")
+    assert load_prompts(path) == EXPECTED
+
+
+def test_prompt_file_and_limit(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"prompt": "a"}) + "\n\n" + json.dumps({"conversation": [{"role": "user", "content": "b"}]}) + "\n")
+    assert load_prompts(path) == [[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]]
+    assert load_prompts(path, limit=1) == [[{"role": "user", "content": "a"}]]
+
+
+def test_bad_line_is_named(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"prompt": "a"}) + "\n{oops\n")
+    with pytest.raises(ValueError, match="line 2"):
+        load_prompts(path)
+    path.write_text(json.dumps({"prompt": "a"}) + "\n" + json.dumps({"text": "x"}) + "\n")
+    with pytest.raises(ValueError, match="line 2: no prompt"):
+        load_prompts(path)

@@ -1,0 +1,500 @@
+"""Reward models: train one with TRL's RewardTrainer, score responses with it.
+
+Training (`train_reward_model`):
+
+* The reward model starts from the policy checkpoint: AutoModelForSequenceClassification with one
+  output (a fresh, seeded linear `score` head on the last hidden state), `config.pad_token_id` the
+  tokenizer's real pad token (never EOS, or a padded EOS would hide the real one).
+* Records become TRL conversational rows with an explicit prompt; RewardTrainer renders
+  `prompt + [assistant reply]` with the chat template, and reads the reward at the last non-pad
+  token. The loss is `-logsigmoid(r_chosen - r_rejected - margin)` with the margin from the
+  judged strength (`training.data.margin_for_strength`, `use_margin`), plus
+  `center_rewards_coefficient * mean((r_chosen + r_rejected)^2)`.
+* RewardTrainer silently drops pairs longer than `max_length` tokens; we tokenize the same way
+  first and report how many it will drop (`dropped_too_long`).
+* A seeded `eval_fraction` of the pairs is held out. After training, held-out accuracy is
+  measured overall and per strength bucket with `RewardScorer` (held-out pairs longer than
+  `max_length` are kept and left-truncated to it, so every held-out pair counts; their number is
+  `eval_truncated`).
+* Offset normalisation: the mean reward over the held-out pairs' responses (chosen and
+  rejected; the train pairs' when nothing is held out, up to 256 of them) is stored as
+  `reward_offset` in the checkpoint's config.json, and `RewardScorer` subtracts it, so
+  normalised rewards average zero on that reference. Using held-out responses costs nothing
+  extra (they are scored for accuracy anyway) and they come from the same distribution.
+
+Scoring (`RewardScorer`) tokenizes exactly like RewardTrainer does for conversational data
+(`apply_chat_template(prompt + [reply], tokenize=True, return_dict=True)`), so PPO and
+evaluation see the rewards the model was trained to give.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
+
+from training.data import PreferenceRecord, to_trl_rows
+from training.models import Runtime, decoder_layers, freeze_all_but_top, load_tokenizer, save_model
+
+Conversation = list[dict[str, str]]
+
+
+@dataclass
+class RewardArgs:
+    """How to train a reward model with TRL's RewardTrainer.
+
+    Cost on 2 CPU cores with SmolLM2-135M, trainable_layers=4, max_length=384, batch_size=8:
+    measured 1,350 s per 100 training pairs (HH-RLHF pairs, 307 tokens per pair on average,
+    chat template included) while other jobs kept the load average at 8; on idle cores expect
+    roughly a quarter of that (about 150-350 s, estimated from 3.6 s for a fwd+bwd of 8x128
+    tokens, not measured idle). The forward pass through the frozen layers dominates, so cost
+    grows with tokens: short platform pairs (a prompt and a 96-token answer) cost about half.
+    On a GPU in bf16 it is seconds.
+    """
+
+    model_path: str = field(metadata={"help": "Checkpoint the reward model starts from (the policy): a local HF directory."})
+    out_dir: str = field(metadata={"help": "Where the trained reward model (with its tokenizer) is saved; replaced if it exists."})
+    metrics_path: str | None = field(
+        default=None, metadata={"help": "JSON lines file: one line per training log, then the final metrics."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed for the head initialisation, the held-out split and the data order."})
+    max_length: int = field(
+        default=512, metadata={"help": "Longest pair (prompt + reply, in tokens) trained on; longer pairs are dropped."}
+    )
+    epochs: float = field(default=1, metadata={"help": "Passes over the training pairs (fractions allowed)."})
+    learning_rate: float = field(default=5e-5, metadata={"help": "Peak AdamW learning rate (linear decay)."})
+    batch_size: int = field(default=8, metadata={"help": "Pairs per device per step (each pair is two sequences)."})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Steps accumulated per optimizer update."})
+    trainable_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "Train only the top N transformer layers plus the final norm and the score head "
+            "(None trains everything; 0 only the norm and the head)."
+        },
+    )
+    eval_fraction: float = field(
+        default=0.1, metadata={"help": "Share of pairs held out (seeded) for accuracy and the reward offset."}
+    )
+    use_margin: bool = field(
+        default=True, metadata={"help": "Ask for a reward margin that grows with the judged strength (see data.py)."}
+    )
+    center_rewards_coefficient: float | None = field(
+        default=0.01, metadata={"help": "Weight of the mean((r_chosen + r_rejected)^2) penalty that keeps rewards near 0."}
+    )
+    lora_r: int = field(
+        default=0,
+        metadata={"help": "LoRA rank on the trainable layers' linear maps (0 = full fine-tuning of those layers)."},
+    )
+    logging_steps: int = field(default=5, metadata={"help": "Optimizer steps between training logs."})
+    trim_prompt_turns: bool = field(
+        default=True,
+        metadata={
+            "help": "Drop the oldest prompt turns of a pair longer than max_length until it fits (the last user "
+            "turn is always kept) instead of losing the pair; counted as trimmed_pairs. False: TRL's plain drop."
+        },
+    )
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata={"help": "Recompute activations in the backward pass: less memory, more compute (big models on a GPU)."},
+    )
+
+
+@dataclass
+class RewardResult:
+    checkpoint: Path
+    metrics: dict
+    history: list[dict]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenization and scoring
+
+
+def encode_pair_text(tokenizer: PreTrainedTokenizerBase, prompt: Conversation, response: str) -> list[int]:
+    """Token ids of `prompt + [assistant response]`, exactly as RewardTrainer tokenizes conversational data."""
+    messages = [*prompt, {"role": "assistant", "content": response}]
+    return list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=None)["input_ids"])
+
+
+def reward_offset_of(path: str | Path) -> float:
+    config = json.loads((Path(path) / "config.json").read_text())
+    return float(config.get("reward_offset", 0.0))
+
+
+class RewardScorer:
+    """Score (prompt, response) pairs with a trained reward model: a float tensor [B] on the CPU.
+
+    Rewards are the model's output at the last non-pad token minus the stored `reward_offset`.
+    Sequences longer than `max_length` (default: the model's position limit) keep their last
+    `max_length` tokens, where the reward is read.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        runtime: Runtime | None = None,
+        batch_size: int = 16,
+        max_length: int | None = None,
+        *,
+        model=None,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        offset: float | None = None,
+    ):
+        if model is None:
+            if path is None:
+                raise ValueError("RewardScorer needs a checkpoint path or a model and tokenizer")
+            runtime = runtime or Runtime.detect()
+            tokenizer = load_tokenizer(path)
+            model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=runtime.dtype)
+            model.config.pad_token_id = tokenizer.pad_token_id
+            model.to(runtime.device)
+            model.eval()
+        if tokenizer is None:
+            raise ValueError("RewardScorer needs the model's tokenizer")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_length = max_length or getattr(model.config, "max_position_embeddings", None)
+        self.offset = float(getattr(model.config, "reward_offset", 0.0) if offset is None else offset)
+        self.truncated = 0  # sequences cut to max_length so far
+
+    @classmethod
+    def from_model(cls, model, tokenizer, offset: float = 0.0, batch_size: int = 16, max_length: int | None = None):
+        return cls(model=model, tokenizer=tokenizer, offset=offset, batch_size=batch_size, max_length=max_length)
+
+    def encode(self, prompts: Sequence[Conversation], responses: Sequence[str]) -> list[list[int]]:
+        if len(prompts) != len(responses):
+            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+        return [encode_pair_text(self.tokenizer, p, r) for p, r in zip(prompts, responses)]
+
+    @torch.no_grad()
+    def score_ids(self, sequences: Sequence[Sequence[int]], raw: bool = False) -> torch.Tensor:
+        """Rewards of already tokenized sequences (offset subtracted unless `raw`)."""
+        pad_id = self.tokenizer.pad_token_id
+        device = next(self.model.parameters()).device
+        if self.max_length:
+            cut = [list(s[-self.max_length:]) for s in sequences]
+            self.truncated += sum(len(s) > self.max_length for s in sequences)
+        else:
+            cut = [list(s) for s in sequences]
+        order = sorted(range(len(cut)), key=lambda i: len(cut[i]), reverse=True)
+        rewards = torch.zeros(len(cut), dtype=torch.float32)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                width = max(len(cut[i]) for i in batch)
+                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):  # right padding, as RewardTrainer's collator
+                    ids[row, : len(cut[i])] = torch.tensor(cut[i], dtype=torch.long)
+                    mask[row, : len(cut[i])] = 1
+                logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+                rewards[torch.tensor(batch)] = logits[:, 0].float().cpu()
+        finally:
+            self.model.train(was_training)
+        return rewards if raw else rewards - self.offset
+
+    def __call__(self, prompts: Sequence[Conversation], responses: Sequence[str]) -> torch.Tensor:
+        return self.score_ids(self.encode(prompts, responses))
+
+    def score_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Rewards of plain texts tokenized as-is (no chat template; for standard-format data)."""
+        return self.score_ids([self.tokenizer(t)["input_ids"] for t in texts])
+
+    def score_records(self, records: Sequence[PreferenceRecord]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(chosen rewards, rejected rewards) of the records, scored in one pass."""
+        prompts = [r.prompt for r in records]
+        rewards = self(prompts + prompts, [r.chosen for r in records] + [r.rejected for r in records])
+        return rewards[: len(records)], rewards[len(records):]
+
+
+def accuracy(scorer: RewardScorer, records: Sequence[PreferenceRecord]) -> dict:
+    """Share of records whose chosen reply outscores the rejected one, overall and by strength.
+
+    Returns {"accuracy", "accuracy_by_strength": {"1": .., ...} (only strengths present),
+    "count_by_strength", "mean_margin" (mean r_chosen - r_rejected), "pairs",
+    "mean_reward" (offset-normalised, over both replies)}. Ties count as wrong.
+    """
+    if not records:
+        return {"accuracy": None, "accuracy_by_strength": {}, "count_by_strength": {}, "mean_margin": None,
+                "pairs": 0, "mean_reward": None}
+    chosen, rejected = scorer.score_records(records)
+    right = (chosen > rejected).float()
+    buckets: dict[str, list[float]] = defaultdict(list)
+    for record, ok in zip(records, right.tolist()):
+        buckets[str(record.strength)].append(ok)
+    return {
+        "accuracy": right.mean().item(),
+        "accuracy_by_strength": {k: sum(v) / len(v) for k, v in sorted(buckets.items())},
+        "count_by_strength": {k: len(v) for k, v in sorted(buckets.items())},
+        "mean_margin": (chosen - rejected).mean().item(),
+        "pairs": len(records),
+        "mean_reward": torch.cat([chosen, rejected]).mean().item(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def split_records(records: Sequence[PreferenceRecord], eval_fraction: float, seed: int):
+    """Seeded (train, held-out) split; at least one pair on each side when there are two or more."""
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    n_eval = int(round(len(records) * eval_fraction)) if eval_fraction > 0 else 0
+    if eval_fraction > 0 and len(records) >= 2:
+        n_eval = min(max(n_eval, 1), len(records) - 1)
+    held = sorted(order[:n_eval])
+    train = sorted(order[n_eval:])
+    return [records[i] for i in train], [records[i] for i in held]
+
+
+def _head(model) -> torch.nn.Module:
+    for name in ("score", "classifier"):
+        if isinstance(getattr(model, name, None), torch.nn.Module):
+            return getattr(model, name)
+    raise ValueError(f"cannot find the score head of {type(model).__name__}")
+
+
+def freeze_to_top_layers(model, trainable_layers: int | None) -> None:
+    """Freeze everything but the top `trainable_layers` layers, the final norm and the score head."""
+    freeze_all_but_top(model, trainable_layers, [_head(model)])
+
+
+def _apply_lora(model, args: RewardArgs):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    layers = decoder_layers(model)
+    top = len(layers) if args.trainable_layers is None else min(args.trainable_layers, len(layers))
+    head_name = "score" if hasattr(model, "score") else "classifier"
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=args.lora_r,
+        lora_alpha=2 * args.lora_r,
+        lora_dropout=0.0,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        layers_to_transform=list(range(len(layers) - top, len(layers))) if top > 0 else None,
+        modules_to_save=[head_name],
+    )
+    return get_peft_model(model, config)
+
+
+class _LogRelay(TrainerCallback):
+    """Turns Trainer logs into {"step", "total", "epoch", "loss", "accuracy", ...} dicts."""
+
+    def __init__(self, on_log: Callable[[dict], None] | None, history: list[dict], metrics_file):
+        self.sink, self.history, self.metrics_file = on_log, history, metrics_file
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        if "loss" not in logs:  # the end-of-training summary (train_runtime, ...) is reported separately
+            return
+        entry = {"step": state.global_step, "total": state.max_steps, "epoch": state.epoch}
+        entry.update({k: v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"})
+        self.history.append(entry)
+        if self.metrics_file is not None:
+            self.metrics_file.write(json.dumps(entry) + "\n")
+            self.metrics_file.flush()
+        if self.sink is not None:
+            self.sink(entry)
+
+
+def _too_long(tokenizer, record: PreferenceRecord, max_length: int) -> bool:
+    return (
+        len(encode_pair_text(tokenizer, record.prompt, record.chosen)) > max_length
+        or len(encode_pair_text(tokenizer, record.prompt, record.rejected)) > max_length
+    )
+
+
+def trim_prompt_turns(
+    tokenizer, records: Sequence[PreferenceRecord], max_length: int | None
+) -> tuple[list[PreferenceRecord], int]:
+    """Shorten over-long pairs by dropping their oldest prompt turns; returns (records, trimmed).
+
+    Why: RewardTrainer drops a pair that does not fit. In multi-turn data (HH-RLHF) most of a
+    long pair is early conversation; the judgment is about the last reply, so the recent turns
+    carry the signal. A leading system message is kept; the last user turn always stays.
+    """
+    if max_length is None:
+        return list(records), 0
+    out, trimmed = [], 0
+    for record in records:
+        prompt = list(record.prompt)
+        system = prompt[:1] if prompt and prompt[0]["role"] == "system" else []
+        turns = prompt[len(system):]
+        changed = False
+        while len(turns) > 1 and _too_long(tokenizer, replace(record, prompt=system + turns), max_length):
+            turns = turns[1:]
+            while len(turns) > 1 and turns[0]["role"] != "user":  # a prompt starts with a user turn
+                turns = turns[1:]
+            changed = True
+        trimmed += changed
+        out.append(replace(record, prompt=system + turns) if changed else record)
+    return out, trimmed
+
+
+def count_too_long(tokenizer, records: Sequence[PreferenceRecord], max_length: int | None) -> int:
+    """How many pairs RewardTrainer will drop: chosen or rejected longer than max_length tokens."""
+    if max_length is None:
+        return 0
+    return sum(_too_long(tokenizer, r, max_length) for r in records)
+
+
+def load_reward_backbone(model_path: str | Path, tokenizer, runtime: Runtime, seed: int):
+    """The policy checkpoint as a one-output sequence classifier with a fresh seeded head, fp32 weights."""
+    from transformers import set_seed
+
+    set_seed(seed)  # the score head is initialised randomly when the model is loaded
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_path), num_labels=1, dtype=torch.float32)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.to(runtime.device)
+
+
+def train_reward_model(
+    records: Sequence[PreferenceRecord],
+    args: RewardArgs,
+    on_log: Callable[[dict], None] | None = None,
+    progress: bool = True,
+) -> RewardResult:
+    """Train a reward model on `records` with TRL's RewardTrainer; save it (and its tokenizer) to out_dir."""
+    from datasets import Dataset
+    from transformers import set_seed
+    from trl import RewardConfig, RewardTrainer
+
+    records = list(records)
+    if not records:
+        raise ValueError("no preference pairs to train on")
+    runtime = Runtime.detect()
+    tokenizer = load_tokenizer(args.model_path)
+    train_records, eval_records = split_records(records, args.eval_fraction, args.seed)
+    trimmed = 0
+    if args.trim_prompt_turns:
+        train_records, trimmed = trim_prompt_turns(tokenizer, train_records, args.max_length)
+    dropped = count_too_long(tokenizer, train_records, args.max_length)
+    if dropped == len(train_records):
+        raise ValueError(f"every training pair is longer than max_length={args.max_length} tokens")
+
+    model = load_reward_backbone(args.model_path, tokenizer, runtime, args.seed)
+    freeze_to_top_layers(model, args.trainable_layers)
+    if args.lora_r > 0:
+        model = _apply_lora(model, args)
+
+    rows = to_trl_rows(train_records)
+    for row in rows:
+        row.pop("metadata", None)
+        row.pop("strength", None)
+        if not args.use_margin:
+            row.pop("margin")
+    train_dataset = Dataset.from_list(rows)
+
+    out_dir = Path(args.out_dir)
+    history: list[dict] = []
+    metrics_file = None
+    if args.metrics_path:
+        Path(args.metrics_path).parent.mkdir(parents=True, exist_ok=True)
+        metrics_file = open(args.metrics_path, "a", encoding="utf-8")
+    work_dir = Path(tempfile.mkdtemp(prefix="prefloop-reward-"))
+    try:
+        config = RewardConfig(
+            output_dir=str(work_dir),
+            per_device_train_batch_size=args.batch_size,
+            gradient_accumulation_steps=args.gradient_accumulation_steps,
+            num_train_epochs=args.epochs,
+            learning_rate=args.learning_rate,
+            logging_steps=args.logging_steps,
+            max_length=args.max_length,
+            center_rewards_coefficient=args.center_rewards_coefficient,
+            seed=args.seed,
+            data_seed=args.seed,
+            save_strategy="no",
+            eval_strategy="no",
+            report_to="none",
+            disable_tqdm=not progress,
+            bf16=runtime.dtype == torch.bfloat16,
+            fp16=runtime.dtype == torch.float16,
+            use_cpu=runtime.device.type == "cpu",
+            dataloader_num_workers=0,
+            gradient_checkpointing=args.gradient_checkpointing,
+            warmup_steps=0,
+            lr_scheduler_type="linear",
+        )
+        set_seed(args.seed)
+        trainer = RewardTrainer(
+            model=model,
+            args=config,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            callbacks=[_LogRelay(on_log, history, metrics_file)],
+        )
+        if not progress:
+            trainer.remove_callback(PrinterCallback)  # it prints every log dict when tqdm is off
+        started = time.perf_counter()
+        output = trainer.train()
+        train_seconds = time.perf_counter() - started
+
+        model = trainer.model
+        if args.lora_r > 0:
+            model = model.merge_and_unload()
+        model.eval()
+        pairs_trained = len(trainer.train_dataset)
+
+        scorer = RewardScorer.from_model(model, tokenizer, offset=0.0, max_length=args.max_length)
+        held = accuracy(scorer, eval_records)
+        reference = eval_records or train_records[:256]
+        if eval_records:
+            offset = held["mean_reward"]
+        else:
+            offset = accuracy(scorer, reference)["mean_reward"]
+        model.config.reward_offset = float(offset)
+        model.config.pad_token_id = tokenizer.pad_token_id
+
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp = out_dir.with_name(out_dir.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        save_model(model, tokenizer, out_dir)
+
+        final_loss = history[-1]["loss"] if history else output.training_loss
+        metrics = {
+            "pairs_train": pairs_trained,
+            "pairs_eval": len(eval_records),
+            "dropped_too_long": dropped,
+            "trimmed_pairs": trimmed,
+            "eval_truncated": scorer.truncated,
+            "train_seconds": round(train_seconds, 2),
+            "pairs_per_second": round(pairs_trained * float(args.epochs) / train_seconds, 3) if train_seconds else None,
+            "steps": output.global_step,
+            "train_loss": output.training_loss,
+            "final_loss": final_loss,
+            "eval_accuracy": held["accuracy"],
+            "accuracy_by_strength": held["accuracy_by_strength"],
+            "count_by_strength": held["count_by_strength"],
+            "mean_margin": held["mean_margin"],
+            "reward_offset": float(offset),
+            "reward_offset_reference": "held-out chosen+rejected" if eval_records else "train chosen+rejected",
+            "args": asdict(args),
+        }
+        if not all(math.isfinite(h["loss"]) for h in history):
+            metrics["warning"] = "non-finite training loss"
+        if metrics_file is not None:
+            metrics_file.write(json.dumps({"final": metrics}) + "\n")
+        return RewardResult(checkpoint=out_dir, metrics=metrics, history=history)
+    finally:
+        if metrics_file is not None:
+            metrics_file.close()
+        shutil.rmtree(work_dir, ignore_errors=True)
