@@ -21,6 +21,8 @@ from training.reward import (
     count_too_long,
     encode_pair_text,
     freeze_to_top_layers,
+    padded_tokens,
+    padding_report,
     load_reward_backbone,
     reward_offset_of,
     split_records,
@@ -88,6 +90,30 @@ def test_learns_separable_preferences(trained):
     assert logs[-1]["total"] == metrics["steps"] == 32  # ceil(60 / 8) steps x 4 epochs
     lines = [json.loads(line) for line in Path(args.metrics_path).read_text().splitlines()]
     assert lines[:-1] == logs and lines[-1]["final"]["eval_accuracy"] == metrics["eval_accuracy"]
+
+
+def test_padded_tokens_by_hand():
+    lengths = [2, 10, 3, 9]
+    assert padded_tokens(lengths, [0, 1, 2, 3], batch_size=2) == 2 * 2 * 10 + 2 * 2 * 9
+    assert padded_tokens(lengths, [0, 2, 1, 3], batch_size=2) == 2 * 2 * 3 + 2 * 2 * 10
+    assert padded_tokens(lengths, [0, 1, 2], batch_size=2) == 2 * 2 * 10 + 2 * 1 * 3  # a short last batch
+
+
+def test_grouping_by_length_cuts_padding():
+    rng = random.Random(0)
+    ids = [[1] * rng.choice([5, 10, 40, 200]) for _ in range(400)]
+    dataset = Dataset.from_dict({"chosen_ids": ids, "rejected_ids": [row[:-1] or [1] for row in ids]})
+    report = padding_report(dataset, batch_size=8, seed=0)
+    assert report["tokens_per_epoch_real"] == 2 * sum(len(row) for row in ids)
+    assert report["tokens_per_epoch_real"] <= report["tokens_per_epoch_grouped"]
+    assert report["tokens_per_epoch_grouped"] < 0.5 * report["tokens_per_epoch_shuffled"]
+
+
+def test_training_batches_are_grouped_by_length(trained):
+    metrics = trained[0].metrics
+    assert metrics["args"]["group_by_length"] is True
+    # 60 pairs are too few for the sampler to sort across batches (it groups n // (4 x batch) batches)
+    assert metrics["tokens_per_epoch_real"] <= min(metrics["tokens_per_epoch_grouped"], metrics["tokens_per_epoch_shuffled"])
 
 
 def test_checkpoint_offset_centres_reference_rewards(trained):
