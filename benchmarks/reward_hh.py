@@ -108,6 +108,7 @@ def main(argv=None) -> dict:
             "mean_margin": metrics["mean_margin"],
             "final_loss": metrics["final_loss"],
             "reward_offset": metrics["reward_offset"],
+            **{k: v for k, v in metrics.items() if k.startswith("tokens_per_epoch")},
         }
     )
     (out / "result.json").write_text(json.dumps(result, indent=2))
@@ -132,6 +133,8 @@ def main(argv=None) -> dict:
         ("accuracy, longer response wins", f"{result['baseline_longer_wins']:.3f}"),
         ("training seconds", result["train_seconds"]),
         ("pairs/s (training)", result["pairs_per_second"]),
+        ("padded tokens/epoch, grouped / shuffled",
+         f"{result['tokens_per_epoch_grouped']} / {result['tokens_per_epoch_shuffled']}"),
     ]
     width = max(len(name) for name, _ in rows)
     print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
