@@ -52,12 +52,11 @@ Conversation = list[dict[str, str]]
 class RewardArgs:
     """How to train a reward model with TRL's RewardTrainer.
 
-    Cost on 2 CPU cores with SmolLM2-135M, trainable_layers=4, max_length=384, batch_size=8:
-    measured 1,350 s per 100 training pairs (HH-RLHF pairs, 307 tokens per pair on average,
-    chat template included) while other jobs kept the load average at 8; on idle cores expect
-    roughly a quarter of that (about 150-350 s, estimated from 3.6 s for a fwd+bwd of 8x128
-    tokens, not measured idle). The forward pass through the frozen layers dominates, so cost
-    grows with tokens: short platform pairs (a prompt and a 96-token answer) cost about half.
+    Cost on 2 idle CPU cores with SmolLM2-135M, batch_size=8, length-grouped batches: HH-RLHF,
+    1,952 pairs x 2 epochs at max_length=256 with trainable_layers=6 took 3,421 s (0.88 s per
+    pair and epoch; benchmarks/README.md); a platform round's 230 short pairs x 1 epoch at
+    trainable_layers=4 took 146 s. The forward pass through the frozen layers dominates, so
+    cost follows the token count more than the number of trainable layers.
     On a GPU in bf16 it is seconds.
     """
 
