@@ -95,7 +95,8 @@ def side_prefloop(opts: argparse.Namespace) -> dict:
         scorer = RewardScorer(opts.value, runtime=runtime)
         result = train_ppo(args, prompts * (opts.rollout // len(prompts) or 1), scorer, progress=False, runtime=runtime)
     return {"seconds": [r["seconds"] for r in result.history], "device": str(runtime.device),
-            "threads": torch.get_num_threads(), "mean_response_length": [r["response_length"] for r in result.history]}
+            "threads": torch.get_num_threads(), "mean_response_length": [r["response_length"] for r in result.history],
+            "seconds_generate": [r["seconds_generate"] for r in result.history]}
 
 
 def side_trl(opts: argparse.Namespace) -> dict:
@@ -121,6 +122,22 @@ def side_trl(opts: argparse.Namespace) -> dict:
     freeze_all_but_top(value, opts.trainable_layers, heads=[value.score])
 
     marks: list[float] = []
+    generation: dict[str, list[float]] = {"seconds": [], "response_length": []}
+    import trl.experimental.ppo.ppo_trainer as trl_ppo
+
+    original_generation = trl_ppo.batch_generation
+
+    def timed_generation(model, queries, *args, **kwargs):  # generation time and lengths, for the phase split
+        started_at = time.perf_counter()
+        query_responses, logits = original_generation(model, queries, *args, **kwargs)
+        generation["seconds"].append(time.perf_counter() - started_at)
+        response = query_responses[:, queries.shape[1]:]
+        is_eos = response == tokenizer.eos_token_id
+        first_eos = torch.where(is_eos.any(1), is_eos.float().argmax(1) + 1, torch.full_like(is_eos[:, 0], response.shape[1], dtype=torch.long))
+        generation["response_length"].append(float(first_eos.float().mean()))
+        return query_responses, logits
+
+    trl_ppo.batch_generation = timed_generation
 
     class Clock(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
@@ -146,7 +163,8 @@ def side_trl(opts: argparse.Namespace) -> dict:
     seconds = [b - a for a, b in zip(stamps, stamps[1:])]
     logged = [h for h in trainer.state.log_history if "objective/entropy" in h]
     return {"seconds": seconds, "device": str(runtime.device), "threads": torch.get_num_threads(),
-            "mean_score": [h["objective/scores"] for h in logged]}
+            "mean_score": [h["objective/scores"] for h in logged], "seconds_generate": generation["seconds"],
+            "mean_response_length": generation["response_length"]}
 
 
 def main() -> None:
@@ -192,6 +210,8 @@ def main() -> None:
             "first_update_s": round(side["seconds"][0], 2),
             "steady_update_s": round(sum(steady) / len(steady), 2),
             "episodes_per_s": round(opts.rollout * len(side["seconds"]) / sum(side["seconds"]), 3),
+            "generate_s_per_update": round(sum(side["seconds_generate"]) / len(side["seconds_generate"]), 2),
+            "mean_response_length": round(sum(side["mean_response_length"]) / len(side["mean_response_length"]), 1),
         }
     out["speedup_steady"] = round(out["trl_1_12_0"]["steady_update_s"] / out["prefloop"]["steady_update_s"], 2)
     line = json.dumps(out)
