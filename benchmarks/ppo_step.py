@@ -43,8 +43,8 @@ def letter_share(prompts, texts):
     return torch.tensor([sum(c.islower() for c in t) / max(len(t), 1) for t in texts])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_workload_args(parser: argparse.ArgumentParser) -> None:
+    """The PPO workload the PPO benchmarks time (ppo_vs_trl gives the same one to TRL)."""
     parser.add_argument("--model", default=str(ROOT / "var" / "models" / "smollm2-v0"))
     parser.add_argument("--updates", type=int, default=3)
     parser.add_argument("--rollout", type=int, default=16)
@@ -53,20 +53,35 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--trainable-layers", type=int, default=4)
     parser.add_argument("--cpu", action="store_true", help="stay on the CPU even when a GPU is present")
-    opts = parser.parse_args()
 
+
+def ensure_model(path: str) -> Path:
+    """The policy checkpoint at `path`, converted from the bundled GGUF the first time."""
+    return Path(path) if Path(path, "config.json").exists() else convert_base_model("bundled", path)
+
+
+def save_fresh_score_head(model_dir: Path, value_dir: Path) -> None:
+    """A stand-in reward/value model: the policy backbone with one seeded fresh score head."""
     from transformers import AutoModelForSequenceClassification
 
+    tokenizer = load_tokenizer(model_dir)
+    torch.manual_seed(0)
+    value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
+    value.config.pad_token_id = tokenizer.pad_token_id
+    value.save_pretrained(value_dir)
+    tokenizer.save_pretrained(value_dir)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_workload_args(parser)
+    opts = parser.parse_args()
+
     runtime = Runtime.detect(prefer_cpu=opts.cpu)
-    model_dir = convert_base_model("bundled", opts.model) if not Path(opts.model, "config.json").exists() else Path(opts.model)
+    model_dir = ensure_model(opts.model)
     with tempfile.TemporaryDirectory() as tmp:
         value_dir = Path(tmp) / "value"
-        tokenizer = load_tokenizer(model_dir)
-        value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
-        value.config.pad_token_id = tokenizer.pad_token_id
-        value.save_pretrained(value_dir)
-        tokenizer.save_pretrained(value_dir)
-        del value
+        save_fresh_score_head(model_dir, value_dir)
         args = PPOArgs(
             policy_path=str(model_dir), value_model_path=str(value_dir), out_dir=str(Path(tmp) / "policy"),
             total_episodes=opts.updates * opts.rollout, rollout_batch_size=opts.rollout,

@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE_VENV = ROOT / "var" / "bench" / "trl112-venv"
 BASELINE_TRL = "trl==1.12.0"
 
+sys.path.insert(0, str(ROOT))
+from benchmarks.ppo_step import QUESTIONS, add_workload_args, ensure_model, save_fresh_score_head  # noqa: E402
+
 
 def ensure_baseline_venv() -> Path:
     """A venv with only TRL 1.12.0 installed; everything else resolves to this .venv's packages."""
@@ -56,11 +59,10 @@ def _trl_version(python: Path) -> str:
     return done.stdout.strip()
 
 
-def run_side(side: str, python: str, opts: argparse.Namespace, model_dir: Path, value_dir: Path) -> dict:
-    cmd = [python, "-m", "benchmarks.ppo_vs_trl", "--side", side, "--model", str(model_dir), "--value", str(value_dir),
-           "--updates", str(opts.updates), "--rollout", str(opts.rollout), "--minibatch", str(opts.minibatch),
-           "--max-new-tokens", str(opts.max_new_tokens), "--epochs", str(opts.epochs),
-           "--trainable-layers", str(opts.trainable_layers)] + (["--cpu"] if opts.cpu else [])
+def run_side(side: str, python: str, model_dir: Path, value_dir: Path) -> dict:
+    # this run's own workload arguments, then the side's (argparse keeps the last --model)
+    cmd = [python, "-m", "benchmarks.ppo_vs_trl", *sys.argv[1:], "--side", side, "--model", str(model_dir),
+           "--value", str(value_dir)]
     env = {**os.environ, "TRL_EXPERIMENTAL_SILENCE": "1"}
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -70,7 +72,6 @@ def run_side(side: str, python: str, opts: argparse.Namespace, model_dir: Path, 
 
 
 def prompts_and_tokenizer(model_dir: Path):
-    from benchmarks.ppo_step import QUESTIONS
     from training.models import load_tokenizer
 
     return [[{"role": "user", "content": q}] for q in QUESTIONS], load_tokenizer(model_dir)
@@ -169,36 +170,24 @@ def side_trl(opts: argparse.Namespace) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--updates", type=int, default=3)
-    parser.add_argument("--rollout", type=int, default=16)
-    parser.add_argument("--minibatch", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=48)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--trainable-layers", type=int, default=4)
-    parser.add_argument("--cpu", action="store_true", help="stay on the CPU even when a GPU is present")
-    parser.add_argument("--model", default=str(ROOT / "var" / "models" / "smollm2-v0"))
+    add_workload_args(parser)
     parser.add_argument("--side", choices=["prefloop", "trl"], help=argparse.SUPPRESS)
     parser.add_argument("--value", help=argparse.SUPPRESS)
     opts = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
 
     if opts.side:
         result = side_prefloop(opts) if opts.side == "prefloop" else side_trl(opts)
         print("SIDE " + json.dumps(result), flush=True)
         return
 
-    from training.models import convert_base_model, load_tokenizer
-
-    model_dir = Path(opts.model)
-    if not (model_dir / "config.json").exists():
-        convert_base_model("bundled", model_dir)
+    model_dir = ensure_model(opts.model)
     baseline_python = ensure_baseline_venv()
     with tempfile.TemporaryDirectory() as tmp:
         value_dir = Path(tmp) / "value"
-        _save_fresh_score_head(model_dir, value_dir, load_tokenizer(model_dir))
+        save_fresh_score_head(model_dir, value_dir)
         sides = {
-            "prefloop": run_side("prefloop", sys.executable, opts, model_dir, value_dir),
-            "trl_1_12_0": run_side("trl", str(baseline_python), opts, model_dir, value_dir),
+            "prefloop": run_side("prefloop", sys.executable, model_dir, value_dir),
+            "trl_1_12_0": run_side("trl", str(baseline_python), model_dir, value_dir),
         }
     out = {"updates": opts.updates, "rollout_batch_size": opts.rollout, "minibatch_size": opts.minibatch,
            "ppo_epochs": opts.epochs, "max_new_tokens": opts.max_new_tokens, "trainable_layers": opts.trainable_layers,
@@ -218,18 +207,6 @@ def main() -> None:
     print("RESULT " + line, flush=True)
     if os.environ.get("OUT"):
         Path(os.environ["OUT"], "ppo_vs_trl.json").write_text(line + "\n")
-
-
-def _save_fresh_score_head(model_dir: Path, value_dir: Path, tokenizer) -> None:
-    """The reward and value model of both sides: the policy backbone with one seeded fresh score head."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
-
-    torch.manual_seed(0)
-    value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
-    value.config.pad_token_id = tokenizer.pad_token_id
-    value.save_pretrained(value_dir)
-    tokenizer.save_pretrained(value_dir)
 
 
 if __name__ == "__main__":
