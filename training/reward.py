@@ -331,7 +331,9 @@ def pair_lengths(dataset: Dataset) -> list[int]:
 
 
 def padding_report(dataset: Dataset, batch_size: int, seed: int) -> dict:
-    """Padded tokens per epoch for grouped and plain shuffled batches (same data, one seeded draw each)."""
+    """Padded tokens per epoch for grouped and plain shuffled batches (same data, one seeded draw each).
+
+    `tokens_per_epoch_real` is the floor: every pair padded only to its own longer side."""
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     lengths = pair_lengths(dataset)
