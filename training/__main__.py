@@ -3,6 +3,7 @@
     convert   turn a model spec (bundled, a local dir, a GGUF, a hub id) into a checkpoint dir
     reward    train a reward model on a preference file (TRL RewardTrainer)
     ppo       update a policy with PPO against a reward model
+    dpo       update a policy with DPO on a preference file (TRL DPOTrainer)
     generate  answer prompts with a policy, one JSON line per answer
     evaluate  new policy vs old: win rate, KL, length, perplexity; reward-model accuracy
 
@@ -47,14 +48,6 @@ class PromptArgs:
 
 
 @dataclass
-class PPOInputs:
-    reward_model: str = field(
-        metadata={"help": "Reward-model checkpoint that scores responses (from `training reward`); also the value "
-                  "model's starting point unless --value_model_path is given."}
-    )
-
-
-@dataclass
 class GenerateIO:
     model: str = field(metadata={"help": "Policy checkpoint directory."})
     out: str = field(default="-", metadata={"help": "JSONL file for the answers; '-' prints them."})
@@ -93,13 +86,22 @@ def cmd_reward(argv: list[str]) -> dict:
 def cmd_ppo(argv: list[str]) -> dict:
     from training.ppo import PPOArgs, train_ppo
     from training.prompts import load_prompts
-    from training.reward import RewardScorer
 
-    if "--value_model_path" not in argv and "--reward_model" in argv:  # the paper's default: value from reward
-        argv = [*argv, "--value_model_path", argv[argv.index("--reward_model") + 1]]
-    ppo_args, prompt_args, inputs = _parse(argv, PPOArgs, PromptArgs, PPOInputs)
+    ppo_args, prompt_args = _parse(argv, PPOArgs, PromptArgs)
+    if not ppo_args.reward_model_path:
+        raise ValueError("ppo needs --reward_model_path (a checkpoint from `python -m training reward`)")
     prompts = load_prompts(prompt_args.prompts, prompt_args.prompt_limit)
-    result = train_ppo(ppo_args, prompts, RewardScorer(inputs.reward_model), progress=True)
+    result = train_ppo(ppo_args, prompts, progress=True)
+    return {"checkpoint": str(result.checkpoint), **result.metrics}
+
+
+def cmd_dpo(argv: list[str]) -> dict:
+    from training.data import read_preferences
+    from training.dpo import DPOArgs, train_dpo
+
+    dpo_args, data_args = _parse(argv, DPOArgs, DataArgs)
+    records = read_preferences(data_args.data)[: data_args.limit]
+    result = train_dpo(records, dpo_args, progress=True)
     return {"checkpoint": str(result.checkpoint), **result.metrics}
 
 
@@ -148,6 +150,7 @@ COMMANDS = {
     "convert": cmd_convert,
     "reward": cmd_reward,
     "ppo": cmd_ppo,
+    "dpo": cmd_dpo,
     "generate": cmd_generate,
     "evaluate": cmd_evaluate,
 }

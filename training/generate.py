@@ -14,9 +14,11 @@ Choices, and why:
   positions as the unpadded prompt).
 * Sort by prompt length before batching, restore the order afterwards: fewer pad tokens, less
   wasted compute.
-* Sampling from the full distribution (`top_k=0`). Transformers silently applies `top_k=50`
-  otherwise; PPO recomputes log-probabilities from the plain softmax(logits / temperature), so
-  the sampler must draw from exactly that distribution (Huang et al. 2024, detail on sampling).
+* Sampling from exactly softmax(logits / temperature) (top-p optional), by prefloop's own
+  `InverseCdfSampler`: transformers applies `top_k=50` unless told otherwise, and its multinomial
+  draws an exponential variate for every vocabulary entry at every step (a tenth of the decode
+  time of SmolLM2 on a CPU). The sampler draws one uniform per row and records the
+  log-probability of the token it drew: PPO's "old" log-probabilities come for free.
 * `temperature=0` means greedy decoding.
 * Seeded: `generate` seeds a forked RNG, so the same seed and prompts give the same outputs on
   the same hardware, and the caller's global RNG is left untouched. `sample_batch` draws from the
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import GenerationConfig, PreTrainedTokenizerBase
+from transformers import GenerationConfig, LogitsProcessor, PreTrainedTokenizerBase
 
 from training.models import Runtime, load_causal_lm, load_tokenizer
 
@@ -78,6 +80,10 @@ class SampledBatch:
     response: torch.Tensor  # [B, Lr] long
     response_mask: torch.Tensor  # [B, Lr] long, 1 = real token (EOS included)
     finished: torch.Tensor  # [B] bool, the response contains EOS
+    logprobs: torch.Tensor | None = None  # [B, Lr] float32, log-probability of each sampled token (0 on padding)
+    hidden: torch.Tensor | None = None  # [B, Lq + Lr, H], the `capture` module's output, when asked for
+    # [B, 1, H]: the `capture` module's output for an EOS placed after the last column (`close_with`)
+    closing_hidden: torch.Tensor | None = None
 
 
 def first_true_indices(bools: torch.Tensor, dtype: torch.dtype = torch.long) -> torch.Tensor:
@@ -117,15 +123,47 @@ def left_pad(seqs: list[list[int]], pad_id: int, device: torch.device | str = "c
     return ids.to(device), mask.to(device)
 
 
-def _generation_config(model, tokenizer, max_new_tokens: int, temperature: float, top_p: float, static_cache: bool):
-    greedy = temperature <= 0
+class InverseCdfSampler(LogitsProcessor):
+    """Draw the next token from softmax(logits / temperature), nucleus-filtered when top_p < 1.
+
+    Used as the last logits processor of a greedy `generate`: it returns scores that are -inf
+    everywhere but at the token it drew, so greedy decoding takes exactly that token. One uniform
+    per row through the cumulative distribution (in float64) replaces torch.multinomial, whose CPU
+    kernel draws a random number for every vocabulary entry. Draws from the global torch RNG.
+    `logprobs` collects, step by step, the log-probability of each drawn token under the
+    unfiltered softmax(logits / temperature): the distribution PPO scores.
+    """
+
+    def __init__(self, temperature: float, top_p: float = 1.0):
+        if temperature <= 0:
+            raise ValueError("sampling needs temperature > 0 (0 means greedy: use no sampler)")
+        self.temperature, self.top_p = temperature, top_p
+        self.logprobs: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        logprobs = torch.log_softmax(scores.float() / self.temperature, dim=-1)
+        probs = logprobs.exp().double()
+        if self.top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            outside = sorted_probs.cumsum(-1) - sorted_probs >= self.top_p  # keep the smallest set reaching top_p
+            probs = probs.scatter(-1, order, sorted_probs.masked_fill(outside, 0.0))
+        cdf = probs.cumsum(-1)
+        # u in (0, 1]: the first index whose cumulative sum reaches u * total has non-zero probability
+        draw = (1.0 - torch.rand(cdf.size(0), 1, dtype=cdf.dtype, device=cdf.device)) * cdf[:, -1:]
+        tokens = torch.searchsorted(cdf, draw).clamp_(max=cdf.size(-1) - 1)
+        self.logprobs.append(logprobs.gather(1, tokens).squeeze(1))
+        return torch.full_like(scores, float("-inf")).scatter_(1, tokens, 0.0)
+
+
+def _generation_config(model, tokenizer, max_new_tokens: int, static_cache: bool) -> GenerationConfig:
+    """Greedy decoding over whatever the processors leave: sampling is `InverseCdfSampler`'s job."""
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
         min_new_tokens=0,
-        do_sample=not greedy,
-        temperature=None if greedy else temperature,
-        top_k=None if greedy else 0,  # 0 turns the top-k filter off: sample the full distribution
-        top_p=None if greedy else top_p,
+        do_sample=False,
+        temperature=None,
+        top_k=None,
+        top_p=None,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=getattr(model.config, "bos_token_id", None),
@@ -146,20 +184,62 @@ def sample_batch(
     temperature: float,
     top_p: float = 1.0,
     static_cache: bool = False,
+    capture: torch.nn.Module | None = None,
+    close_with: int | None = None,
 ) -> SampledBatch:
-    """Sample one continuation per query with the KV cache; draws from the global torch RNG."""
+    """Sample one continuation per query with the KV cache; draws from the global torch RNG.
+
+    With `capture` (a module of `model`, such as the last block of a shared trunk), its output
+    for every position of query + response is returned too (`SampledBatch.hidden`): generation
+    computes it anyway, and PPO then need not run those blocks again. `generate` never runs the
+    model on the token it samples last, so one more cached step computes that position. With
+    `close_with` (a token id, the EOS) that step also feeds this token after the last column:
+    `closing_hidden` is then the state of a reply closed where the sampling stopped, which is how
+    PPO scores a reply that ran out of tokens (the reward model only ever saw closed replies).
+    """
     device = next(model.parameters()).device
     query, query_mask = left_pad(query_ids, tokenizer.pad_token_id, device)
-    config = _generation_config(model, tokenizer, max_new_tokens, temperature, top_p, static_cache)
+    config = _generation_config(model, tokenizer, max_new_tokens, static_cache)
+    config.return_dict_in_generate = capture is not None  # the cache comes back with the sequences
+    sampler = InverseCdfSampler(temperature, top_p) if temperature > 0 else None
+    captured: list[torch.Tensor] = []
+    hook = None
+    if capture is not None:
+        hook = capture.register_forward_hook(
+            lambda module, args, output: captured.append((output[0] if isinstance(output, tuple) else output).detach())
+        )
     was_training = model.training
     model.eval()
     try:
-        out = model.generate(input_ids=query, attention_mask=query_mask, generation_config=config)
+        out = model.generate(input_ids=query, attention_mask=query_mask, generation_config=config,
+                             logits_processor=[sampler] if sampler else None)
+        sequences = out.sequences if capture is not None else out
+        if capture is not None:  # run the last sampled column through the cache: its states are needed too
+            tail = sequences[:, -1:]
+            if close_with is not None:
+                tail = torch.cat([tail, torch.full_like(tail, close_with)], 1)
+            mask = torch.cat([query_mask, torch.ones_like(sequences[:, query.size(1):]),
+                              torch.ones_like(tail[:, 1:])], 1)
+            positions = mask.sum(1, keepdim=True) - tail.size(1) + torch.arange(tail.size(1), device=device)
+            model(input_ids=tail, attention_mask=mask, position_ids=positions,
+                  past_key_values=out.past_key_values, use_cache=True, logits_to_keep=1)
     finally:
         model.train(was_training)
-    response, response_mask = truncate_after_eos(out[:, query.size(1):], tokenizer.eos_token_id, tokenizer.pad_token_id)
+        if hook is not None:
+            hook.remove()
+    response, response_mask = truncate_after_eos(sequences[:, query.size(1):], tokenizer.eos_token_id,
+                                                 tokenizer.pad_token_id)
     finished = (response == tokenizer.eos_token_id).any(dim=1)
-    return SampledBatch(query, query_mask, response, response_mask, finished)
+    logprobs = None
+    if sampler is not None and sampler.logprobs:
+        logprobs = torch.stack(sampler.logprobs, 1)[:, : response.size(1)] * response_mask
+    hidden = closing = None
+    if capture is not None:
+        every = torch.cat(captured, 1)
+        hidden = every[:, : sequences.size(1)]
+        if close_with is not None:
+            closing = every[:, sequences.size(1): sequences.size(1) + 1]
+    return SampledBatch(query, query_mask, response, response_mask, finished, logprobs, hidden, closing)
 
 
 def generate(
@@ -210,6 +290,6 @@ def generate_from_checkpoint(
     """Load a causal LM checkpoint directory and answer `prompts` with it."""
     runtime = runtime or Runtime.detect()
     tokenizer = load_tokenizer(path)
-    model = load_causal_lm(path, runtime)
+    model = load_causal_lm(path, runtime, dtype=runtime.inference_dtype)
     model.eval()
     return generate(model, tokenizer, prompts, args, progress=progress)

@@ -7,8 +7,10 @@ id (for users who have a hub), or `build_tiny_model` in tests.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,19 +39,55 @@ CHATML_TEMPLATE = (
 )
 
 
+def _cpu_multiplies_bf16_fast() -> bool:
+    """AVX512-BF16 or AMX: the CPU has bf16 matrix instructions (oneDNN then runs bf16 matmuls ~1.8x fp32)."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes
+        return False
+
+
 @dataclass(frozen=True)
 class Runtime:
-    """Where tensors live and in which dtype: the GPU in bf16 when present, else CPU fp32."""
+    """Where tensors live, and in which precision each kind of work runs.
+
+    * `dtype`: weights of models that train: fp32 master weights (an Adam step of a small learning
+      rate is below bf16's resolution and would be rounded away).
+    * `autocast_dtype`: the arithmetic of training and scoring passes, under `torch.autocast`.
+    * `inference_dtype`: weights of models that only sample (sampling reads every weight once per
+      token, so half the bytes is nearly twice the speed).
+
+    Both are bf16 where the hardware multiplies bf16 fast (a GPU; a CPU with AVX512-BF16 or AMX:
+    about 1.8x fp32 on this project's CPU, benchmarks/README.md), else fp32. The environment
+    variable `PREFLOOP_PRECISION=float32` (or `bfloat16`) overrides the choice.
+    """
 
     device: torch.device
-    dtype: torch.dtype
+    dtype: torch.dtype = torch.float32
+    inference_dtype: torch.dtype = torch.float32
+    autocast_dtype: torch.dtype | None = None
 
     @classmethod
     def detect(cls, prefer_cpu: bool = False) -> "Runtime":
+        choice = os.environ.get("PREFLOOP_PRECISION", "auto")
+        if choice not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"PREFLOOP_PRECISION must be auto, float32 or bfloat16, not {choice!r}")
         if torch.cuda.is_available() and not prefer_cpu:
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-            return cls(torch.device("cuda"), dtype)
-        return cls(torch.device("cpu"), torch.float32)
+            device = torch.device("cuda")
+            half = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:
+            device, half = torch.device("cpu"), torch.bfloat16
+            if choice == "auto" and not _cpu_multiplies_bf16_fast():
+                choice = "float32"
+        if choice == "float32":
+            return cls(device, torch.float32, torch.float32, None)
+        return cls(device, torch.float32, half, half)
+
+    def autocast(self):
+        """The context the training arithmetic runs in (a no-op without an autocast dtype)."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
 
 @dataclass(frozen=True)
@@ -146,17 +184,18 @@ def convert_base_model(spec: str, out_dir: str | Path) -> Path:
     return out
 
 
-def load_causal_lm(path: str | Path, runtime: Runtime | None = None) -> torch.nn.Module:
+def load_causal_lm(path: str | Path, runtime: Runtime | None = None, dtype: torch.dtype | None = None) -> torch.nn.Module:
+    """A causal LM on the runtime's device, in `dtype` (default: the runtime's training dtype)."""
     runtime = runtime or Runtime.detect()
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=runtime.dtype)
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or runtime.dtype)
     return model.to(runtime.device)
 
 
-def load_reward_model(path: str | Path, runtime: Runtime | None = None) -> torch.nn.Module:
+def load_reward_model(path: str | Path, runtime: Runtime | None = None, dtype: torch.dtype | None = None) -> torch.nn.Module:
     """A sequence-classification model with one output: the scalar reward (or value)."""
     runtime = runtime or Runtime.detect()
     tokenizer = load_tokenizer(path)
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=runtime.dtype)
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=dtype or runtime.dtype)
     model.config.pad_token_id = tokenizer.pad_token_id
     return model.to(runtime.device)
 

@@ -54,7 +54,7 @@ def test_reward_then_ppo_then_evaluate_on_an_exported_file(tmp_path):
     assert Path(reward["checkpoint"], "config.json").exists()
     assert reward["pairs_train"] + reward["pairs_eval"] + reward["dropped_too_long"] == 16
 
-    ppo = run_cli("ppo", "--policy_path", str(base), "--reward_model", reward["checkpoint"], "--prompts", str(data),
+    ppo = run_cli("ppo", "--policy_path", str(base), "--reward_model_path", reward["checkpoint"], "--prompts", str(data),
                   "--out_dir", str(tmp_path / "policy"), "--total_episodes", "8", "--rollout_batch_size", "4",
                   "--minibatch_size", "2", "--max_new_tokens", "6", "--metrics_path", str(tmp_path / "ppo.jsonl"))
     assert Path(ppo["checkpoint"], "model.safetensors").exists()

@@ -13,7 +13,8 @@ from transformers import AutoModelForSequenceClassification
 
 from training.generate import encode_prompts, left_pad
 from training.models import Runtime, build_tiny_model, load_causal_lm, load_reward_model, load_tokenizer
-from training.ppo import PPOArgs, policy_forward, train_ppo, value_forward
+from training.forward import policy_forward, value_forward
+from training.ppo import PPOArgs, train_ppo
 from training.ppo_math import logprobs_from_logits
 
 CPU = Runtime.detect(prefer_cpu=True)
@@ -81,15 +82,23 @@ def control(tiny, tmp_path_factory):
 
 
 def test_reward_rises(trained, control):
-    _, result, _ = trained
+    """PPO raises what it optimizes: the reward minus the missing-EOS penalty. The control runs with the
+    penalty off, so its objective under the same penalty is recomputed from its EOS fraction."""
+    args, result, _ = trained
     late = result.history[len(result.history) // 2:]  # updates 5-8
-    late_mean = sum(r["score"] for r in late) / len(late)
-    base_mean = sum(r["score"] for r in control.history) / len(control.history)
-    # Standard error of each mean from the per-response spread (32 responses an update).
-    late_var = sum(r["score_std"] ** 2 for r in late) / len(late) / (32 * len(late))
-    base_var = sum(r["score_std"] ** 2 for r in control.history) / len(control.history) / (32 * len(control.history))
-    margin = 3 * math.sqrt(late_var + base_var)
-    assert late_mean > base_mean + max(margin, 0.1), (late_mean, base_mean, margin, [r["score"] for r in result.history])
+    late_mean = sum(r["penalized_score"] for r in late) / len(late)
+    penalty = args.missing_eos_penalty
+    base = [r["score"] - penalty * (1.0 - r["eos_fraction"]) for r in control.history]
+    base_mean = sum(base) / len(base)
+    # Standard error of each mean from the per-response spread of the reward (32 responses an update)
+    # plus the penalty's own (a Bernoulli of weight `penalty`).
+    def variance(records) -> float:
+        return sum(r["score_std"] ** 2 + penalty ** 2 * r["eos_fraction"] * (1 - r["eos_fraction"])
+                   for r in records) / len(records) / (32 * len(records))
+
+    margin = 3 * math.sqrt(variance(late) + variance(control.history))
+    assert late_mean > base_mean + max(margin, 0.1), (late_mean, base_mean, margin,
+                                                      [r["penalized_score"] for r in result.history])
     # The lr-0 control never moves: KL to the reference stays exactly 0, its first update agrees with ours.
     assert all(r["kl"] == pytest.approx(0.0, abs=1e-5) for r in control.history)
     assert control.history[0]["score"] == pytest.approx(result.history[0]["score"])
@@ -176,24 +185,29 @@ def test_logprobs_and_values_ignore_padding(tiny):
 
 
 def test_logprobs_match_the_sampler(tiny):
-    """PPO's recomputed logits / temperature are exactly the distribution `generate` sampled from."""
-    from training.generate import _generation_config, truncate_after_eos
+    """The log-probabilities the sampler records are PPO's recomputed logits / temperature, and the
+    trunk it captures while sampling is what a fresh forward pass gives."""
+    from training.generate import sample_batch
+    from training.trunk import SharedTrunk
 
     policy_dir, _ = tiny
     tokenizer = load_tokenizer(policy_dir)
     policy = load_causal_lm(policy_dir, CPU).eval()
-    query, query_mask = left_pad(encode_prompts(tokenizer, PROMPTS[:3]), tokenizer.pad_token_id)
-    config = _generation_config(policy, tokenizer, 6, 0.7, 1.0, False)
-    config.output_logits, config.return_dict_in_generate = True, True
+    queries = encode_prompts(tokenizer, PROMPTS[:3])
+    trunk = SharedTrunk(policy, 1)
     torch.manual_seed(0)
+    sampled = sample_batch(policy, tokenizer, queries, max_new_tokens=6, temperature=0.7,
+                           capture=trunk.output_module)
     with torch.no_grad():
-        out = policy.generate(input_ids=query, attention_mask=query_mask, generation_config=config)
-        response, response_mask = truncate_after_eos(out.sequences[:, query.size(1):], tokenizer.eos_token_id,
-                                                     tokenizer.pad_token_id)
-        sampler_logits = torch.stack(out.logits, 1) / 0.7
-        ours = policy_forward(policy, query, query_mask, response, response_mask, 0.7)
-    real = response_mask.bool()
-    torch.testing.assert_close(ours[real], sampler_logits[real], atol=1e-4, rtol=1e-4)
+        ours = logprobs_from_logits(policy_forward(policy, sampled.query, sampled.query_mask, sampled.response,
+                                                   sampled.response_mask, 0.7), sampled.response)
+        fresh = trunk(torch.cat([sampled.query, sampled.response], 1),
+                      torch.cat([sampled.query_mask, sampled.response_mask], 1))
+    real = sampled.response_mask.bool()
+    torch.testing.assert_close(sampled.logprobs[real], ours[real], atol=1e-4, rtol=1e-4)
+    assert sampled.hidden.shape == fresh.hidden.shape
+    every = torch.cat([sampled.query_mask, sampled.response_mask], 1).bool()
+    torch.testing.assert_close(sampled.hidden[every], fresh.hidden[every], atol=1e-4, rtol=1e-4)
 
 
 def test_options_trainable_layers_adaptive_kl_k3_whitening_annealing(tiny, tmp_path):
@@ -224,3 +238,81 @@ def test_lora_policy_is_merged_into_a_plain_checkpoint(tiny, tmp_path):
     with torch.no_grad():
         diffs = [float((a - b).abs().max()) for a, b in zip(trained.parameters(), original.parameters())]
     assert max(diffs) > 0
+
+
+def test_a_bf16_sampler_copy_follows_the_policy(tiny, tmp_path):
+    """With bf16 sampling (a CPU with bf16 instructions, or a GPU), a bf16 copy samples and gets the
+    policy's trained weights after every update; log-probabilities come from the fp32 policy, so
+    the first update still starts at KL 0 and the saved policy is the trained fp32 one."""
+    from training.ppo import load_models, sync_sampler
+
+    runtime = Runtime(torch.device("cpu"), torch.float32, torch.bfloat16, None)
+    args = make_args(tiny, tmp_path / "policy", total_episodes=64, trainable_layers=1)
+    models = load_models(args, runtime, with_reward_model=False)
+    assert models.sampler is not models.policy and next(models.sampler.parameters()).dtype == torch.bfloat16
+    with torch.no_grad():
+        top = models.policy_top.blocks[-1].mlp.up_proj.weight
+        top.add_(1.0)
+    sync_sampler(models)
+    copied = dict(models.sampler.named_parameters())["model.layers.1.mlp.up_proj.weight"]
+    torch.testing.assert_close(copied.float(), top.to(torch.bfloat16).float())
+
+    result = train_ppo(args, PROMPTS, letter_share, progress=False, runtime=runtime)
+    assert result.history[0]["kl"] == pytest.approx(0.0, abs=1e-5)
+    assert all(math.isfinite(v) for r in result.history for v in r.values())
+    saved = load_causal_lm(result.checkpoint, CPU)
+    assert next(saved.parameters()).dtype == torch.float32
+
+
+@pytest.fixture(scope="module")
+def ending(tiny, tmp_path_factory):
+    """(policy dir, reward dir): the tiny policy made to end about half of its replies within 8
+    tokens (its tied EOS embedding points along the mean final hidden state), and a 1-label
+    reward model built from it, so that the two share their embeddings as PPO needs."""
+    root = tmp_path_factory.mktemp("ending")
+    tokenizer = load_tokenizer(tiny[0])
+    policy = load_causal_lm(tiny[0], CPU).eval()
+    ids, mask = left_pad(encode_prompts(tokenizer, PROMPTS), tokenizer.pad_token_id)
+    with torch.no_grad():
+        mean = policy.model(input_ids=ids, attention_mask=mask).last_hidden_state[mask.bool()].mean(0)
+        policy.get_output_embeddings().weight[tokenizer.eos_token_id] = 4.0 * mean / mean.norm() ** 2
+    policy.save_pretrained(root / "policy")
+    tokenizer.save_pretrained(root / "policy")
+    reward = AutoModelForSequenceClassification.from_pretrained(root / "policy", num_labels=1)
+    reward.config.pad_token_id = tokenizer.pad_token_id
+    reward.save_pretrained(root / "reward")
+    tokenizer.save_pretrained(root / "reward")
+    return root / "policy", root / "reward"
+
+
+@pytest.mark.parametrize("trainable_layers", [1, None])  # a shared trunk of one block, and none
+def test_rollout_scores_each_reply_closed_as_the_reward_model_was_trained(ending, tmp_path, trainable_layers):
+    """A reply that ran out of tokens is scored with an EOS appended, a finished one at its own EOS:
+    the rollout's raw scores are the reward model's own forward over `query + reply + [EOS]`."""
+    from training.ppo import collect_rollout, load_models
+
+    policy_dir, reward_dir = ending
+    args = make_args(ending, tmp_path / "policy", reward_model_path=str(reward_dir), max_new_tokens=8,
+                     trainable_layers=trainable_layers, temperature=1.0)
+    models = load_models(args, CPU, with_reward_model=True)
+    reward_model = load_reward_model(reward_dir, CPU).eval()
+    tokenizer = models.tokenizer
+    queries = encode_prompts(tokenizer, PROMPTS) * 4
+    torch.manual_seed(3)
+    rollout = collect_rollout(args, models, PROMPTS * 4, queries, None, args.kl_coef)
+    assert 4 <= int(rollout.finished.sum()) <= len(queries) - 4  # both kinds are in the batch
+    expected = []
+    with torch.no_grad():
+        for query, reply, n, done in zip(queries, rollout.response, rollout.lengths, rollout.finished):
+            ids = query + reply[:n].tolist() + ([] if done else [tokenizer.eos_token_id])
+            expected.append(float(reward_model(input_ids=torch.tensor([ids])).logits[0, 0]))
+    torch.testing.assert_close(rollout.raw_scores, torch.tensor(expected) - models.reward_offset, atol=1e-4, rtol=1e-4)
+
+    # TRL's way, for comparison: read at the last sampled token, which differs for unfinished replies
+    args.close_truncated = False
+    torch.manual_seed(3)
+    plain = collect_rollout(args, models, PROMPTS * 4, queries, None, args.kl_coef)
+    assert torch.equal(plain.response, rollout.response)
+    done = plain.finished
+    torch.testing.assert_close(plain.raw_scores[done], rollout.raw_scores[done], atol=1e-4, rtol=1e-4)
+    assert not torch.isclose(plain.raw_scores[~done], rollout.raw_scores[~done], atol=1e-4).any()

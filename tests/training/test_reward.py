@@ -12,20 +12,21 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, HfArgumentParser
 from trl import RewardConfig, RewardTrainer
 
-from training.data import PreferenceRecord, to_trl_rows
+from training.data import PreferenceRecord
 from training.models import build_tiny_model, convert_base_model, load_tokenizer
 from training.reward import (
     RewardArgs,
     RewardScorer,
     accuracy,
     count_too_long,
-    encode_pair_text,
+    encode_pair,
     freeze_to_top_layers,
     padded_tokens,
     padding_report,
     load_reward_backbone,
     reward_offset_of,
     split_records,
+    tokenized_rows,
     train_reward_model,
     trim_prompt_turns,
 )
@@ -130,8 +131,8 @@ def test_checkpoint_offset_centres_reference_rewards(trained):
     assert rewards.shape == (3,) and rewards.dtype == torch.float32 and rewards.device.type == "cpu"
 
 
-def test_scorer_matches_reward_trainer_tokenization(trained, tmp_path):
-    """The scorer's reward for a training pair is what the model gives the RewardTrainer's batch."""
+def test_scorer_matches_reward_trainer_batches(trained, tmp_path):
+    """The scorer's reward for a training pair is what the model gives the RewardTrainer's batch of it."""
     result, records, _, _ = trained
     path = result.checkpoint
     tokenizer = load_tokenizer(path)
@@ -141,13 +142,13 @@ def test_scorer_matches_reward_trainer_tokenization(trained, tmp_path):
     trainer = RewardTrainer(
         model=model,
         args=RewardConfig(output_dir=str(tmp_path / "t"), report_to="none", use_cpu=True, max_length=None),
-        train_dataset=Dataset.from_list(to_trl_rows(pairs)),
+        train_dataset=Dataset.from_list(tokenized_rows(tokenizer, pairs, use_margin=True)),
         processing_class=tokenizer,
     )
     examples = [trainer.train_dataset[i] for i in range(len(pairs))]
     for example, record in zip(examples, pairs):
-        assert example["chosen_ids"] == encode_pair_text(tokenizer, record.prompt, record.chosen)
-        assert example["rejected_ids"] == encode_pair_text(tokenizer, record.prompt, record.rejected)
+        assert example["chosen_ids"] == encode_pair(tokenizer, record.prompt, record.chosen)
+        assert example["chosen_ids"][-1] == tokenizer.eos_token_id  # the reward is read at the reply's EOS
         assert tokenizer.pad_token_id not in example["chosen_ids"]
     batch = trainer.data_collator(examples)
     with torch.no_grad():
@@ -159,10 +160,40 @@ def test_scorer_matches_reward_trainer_tokenization(trained, tmp_path):
     torch.testing.assert_close(rejected + scorer.offset, trainer_rejected, atol=1e-5, rtol=1e-5)
 
 
+def test_a_pair_is_the_rollout_ppo_samples(tiny):
+    """encode_pair is the rendered prompt that PPO samples from, the reply's tokens, then EOS: PPO can
+    score its sampled ids as they are."""
+    from training.generate import encode_prompts
+
+    tokenizer = load_tokenizer(tiny)
+    prompt = [{"role": "user", "content": "what is the sky"}]
+    reply = "the sky is blue"
+    ids = encode_pair(tokenizer, prompt, reply)
+    query = encode_prompts(tokenizer, [prompt])[0]
+    assert ids == query + tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
+def test_cached_trunk_trains_the_same_model(tiny, tmp_path):
+    """Training the top block on cached trunk states gives the model that plain training gives."""
+    records = marker_records(24, seed=3)
+    common = dict(model_path=str(tiny), epochs=2, learning_rate=1e-3, batch_size=8, eval_fraction=0.25,
+                  trainable_layers=1, logging_steps=1)
+    cached = train_reward_model(records, RewardArgs(out_dir=str(tmp_path / "a"), cache_trunk=True, **common),
+                                progress=False)
+    plain = train_reward_model(records, RewardArgs(out_dir=str(tmp_path / "b"), cache_trunk=False, **common),
+                               progress=False)
+    assert cached.metrics["cached_trunk_blocks"] == 1 and plain.metrics["cached_trunk_blocks"] == 0
+    assert [h["loss"] for h in cached.history] == pytest.approx([h["loss"] for h in plain.history], abs=1e-5)
+    a = AutoModelForSequenceClassification.from_pretrained(str(cached.checkpoint), num_labels=1)
+    b = AutoModelForSequenceClassification.from_pretrained(str(plain.checkpoint), num_labels=1)
+    for (name, x), (_, y) in zip(a.named_parameters(), b.named_parameters()):
+        torch.testing.assert_close(x, y, atol=1e-5, rtol=1e-4, msg=name)
+
+
 def test_counts_pairs_dropped_for_length(tiny, tmp_path):
     records = marker_records(12, seed=1)
     tokenizer = load_tokenizer(tiny)
-    lengths = [len(encode_pair_text(tokenizer, r.prompt, r.chosen)) for r in records]
+    lengths = [len(encode_pair(tokenizer, r.prompt, r.chosen)) for r in records]
     max_length = max(lengths) + 2
     for record in records[:3]:  # three pairs get a rejected reply far past max_length
         record.rejected = record.rejected + " and so on" * 40
@@ -243,7 +274,7 @@ def test_long_multi_turn_pairs_lose_old_turns_not_the_pair(tiny):
                                  chosen="blue yes", rejected="green no")
     short_pair = PreferenceRecord(prompt=last, chosen="blue", rejected="red")
     hopeless = PreferenceRecord(prompt=last, chosen="x " * 300, rejected="y")
-    max_length = len(encode_pair_text(tokenizer, [long_pair.prompt[0], *last], "green no")) + 1
+    max_length = len(encode_pair(tokenizer, [long_pair.prompt[0], *last], "green no")) + 1
 
     records, trimmed = trim_prompt_turns(tokenizer, [long_pair, short_pair, hopeless], max_length)
 

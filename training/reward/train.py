@@ -1,17 +1,16 @@
-"""Reward models: train one with TRL's RewardTrainer, score responses with it.
-
-Training (`train_reward_model`):
+"""Training a reward model with TRL's RewardTrainer (`train_reward_model`).
 
 * The reward model starts from the policy checkpoint: AutoModelForSequenceClassification with one
   output (a fresh, seeded linear `score` head on the last hidden state), `config.pad_token_id` the
   tokenizer's real pad token (never EOS, or a padded EOS would hide the real one).
-* Records become TRL conversational rows with an explicit prompt; RewardTrainer renders
-  `prompt + [assistant reply]` with the chat template, and reads the reward at the last non-pad
-  token. The loss is `-logsigmoid(r_chosen - r_rejected - margin)` with the margin from the
-  judged strength (`training.data.margin_for_strength`, `use_margin`), plus
+* Pairs are tokenized here, by `training.reward.scorer.encode_pair` (chat template, ending at the
+  reply's EOS), and handed to RewardTrainer as `chosen_ids` / `rejected_ids`, so training,
+  scoring and PPO read the reward at the same token. The loss is
+  `-logsigmoid(r_chosen - r_rejected - margin)` with the margin from the judged strength
+  (`training.data.margin_for_strength`, `use_margin`), plus
   `center_rewards_coefficient * mean((r_chosen + r_rejected)^2)`.
-* RewardTrainer silently drops pairs longer than `max_length` tokens; we tokenize the same way
-  first and report how many it will drop (`dropped_too_long`).
+* Pairs longer than `max_length` first lose their oldest prompt turns (`trimmed_pairs`); those
+  that still do not fit are dropped by RewardTrainer and counted (`dropped_too_long`).
 * A seeded `eval_fraction` of the pairs is held out. After training, held-out accuracy is
   measured overall and per strength bucket with `RewardScorer` (held-out pairs longer than
   `max_length` are kept and left-truncated to it, so every held-out pair counts; their number is
@@ -19,12 +18,7 @@ Training (`train_reward_model`):
 * Offset normalisation: the mean reward over the held-out pairs' responses (chosen and
   rejected; the train pairs' when nothing is held out, up to 256 of them) is stored as
   `reward_offset` in the checkpoint's config.json, and `RewardScorer` subtracts it, so
-  normalised rewards average zero on that reference. Using held-out responses costs nothing
-  extra (they are scored for accuracy anyway) and they come from the same distribution.
-
-Scoring (`RewardScorer`) tokenizes exactly like RewardTrainer does for conversational data
-(`apply_chat_template(prompt + [reply], tokenize=True, return_dict=True)`), so PPO and
-evaluation see the rewards the model was trained to give.
+  normalised rewards average zero on that reference.
 """
 from __future__ import annotations
 
@@ -34,16 +28,17 @@ import random
 import shutil
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase, PrinterCallback, TrainerCallback
+from transformers import AutoModelForSequenceClassification, PrinterCallback, TrainerCallback
 
-from training.data import PreferenceRecord, to_trl_rows
+from training.data import PreferenceRecord, margin_for_strength
 from training.models import Runtime, decoder_layers, freeze_all_but_top, load_tokenizer, save_model
+from training.reward.scorer import RewardScorer, accuracy, encode_pair
+from training.trunk import CachedTrunkBackbone
 
 Conversation = list[dict[str, str]]
 
@@ -105,6 +100,13 @@ class RewardArgs:
         default=False,
         metadata={"help": "Recompute activations in the backward pass: less memory, more compute (big models on a GPU)."},
     )
+    cache_trunk: bool = field(
+        default=True,
+        metadata={
+            "help": "With trainable_layers set (no LoRA), compute the frozen blocks once per sequence and train the "
+            "top blocks on the cached states: every epoch after the first costs only the top blocks."
+        },
+    )
     group_by_length: bool = field(
         default=True,
         metadata={
@@ -125,131 +127,6 @@ class RewardResult:
 
 # ---------------------------------------------------------------------------------------------
 # Tokenization and scoring
-
-
-def encode_pair_text(tokenizer: PreTrainedTokenizerBase, prompt: Conversation, response: str) -> list[int]:
-    """Token ids of `prompt + [assistant response]`, exactly as RewardTrainer tokenizes conversational data."""
-    messages = [*prompt, {"role": "assistant", "content": response}]
-    return list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=None)["input_ids"])
-
-
-def reward_offset_of(path: str | Path) -> float:
-    config = json.loads((Path(path) / "config.json").read_text())
-    return float(config.get("reward_offset", 0.0))
-
-
-class RewardScorer:
-    """Score (prompt, response) pairs with a trained reward model: a float tensor [B] on the CPU.
-
-    Rewards are the model's output at the last non-pad token minus the stored `reward_offset`.
-    Sequences longer than `max_length` (default: the model's position limit) keep their last
-    `max_length` tokens, where the reward is read.
-    """
-
-    def __init__(
-        self,
-        path: str | Path | None = None,
-        runtime: Runtime | None = None,
-        batch_size: int = 16,
-        max_length: int | None = None,
-        *,
-        model=None,
-        tokenizer: PreTrainedTokenizerBase | None = None,
-        offset: float | None = None,
-    ):
-        if model is None:
-            if path is None:
-                raise ValueError("RewardScorer needs a checkpoint path or a model and tokenizer")
-            runtime = runtime or Runtime.detect()
-            tokenizer = load_tokenizer(path)
-            model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=runtime.dtype)
-            model.config.pad_token_id = tokenizer.pad_token_id
-            model.to(runtime.device)
-            model.eval()
-        if tokenizer is None:
-            raise ValueError("RewardScorer needs the model's tokenizer")
-        self.model = model
-        self.tokenizer = tokenizer
-        self.batch_size = batch_size
-        self.max_length = max_length or getattr(model.config, "max_position_embeddings", None)
-        self.offset = float(getattr(model.config, "reward_offset", 0.0) if offset is None else offset)
-        self.truncated = 0  # sequences cut to max_length so far
-
-    @classmethod
-    def from_model(cls, model, tokenizer, offset: float = 0.0, batch_size: int = 16, max_length: int | None = None):
-        return cls(model=model, tokenizer=tokenizer, offset=offset, batch_size=batch_size, max_length=max_length)
-
-    def encode(self, prompts: Sequence[Conversation], responses: Sequence[str]) -> list[list[int]]:
-        if len(prompts) != len(responses):
-            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
-        return [encode_pair_text(self.tokenizer, p, r) for p, r in zip(prompts, responses)]
-
-    @torch.no_grad()
-    def score_ids(self, sequences: Sequence[Sequence[int]], raw: bool = False) -> torch.Tensor:
-        """Rewards of already tokenized sequences (offset subtracted unless `raw`)."""
-        pad_id = self.tokenizer.pad_token_id
-        device = next(self.model.parameters()).device
-        if self.max_length:
-            cut = [list(s[-self.max_length:]) for s in sequences]
-            self.truncated += sum(len(s) > self.max_length for s in sequences)
-        else:
-            cut = [list(s) for s in sequences]
-        order = sorted(range(len(cut)), key=lambda i: len(cut[i]), reverse=True)
-        rewards = torch.zeros(len(cut), dtype=torch.float32)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
-                width = max(len(cut[i]) for i in batch)
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):  # right padding, as RewardTrainer's collator
-                    ids[row, : len(cut[i])] = torch.tensor(cut[i], dtype=torch.long)
-                    mask[row, : len(cut[i])] = 1
-                logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
-                rewards[torch.tensor(batch)] = logits[:, 0].float().cpu()
-        finally:
-            self.model.train(was_training)
-        return rewards if raw else rewards - self.offset
-
-    def __call__(self, prompts: Sequence[Conversation], responses: Sequence[str]) -> torch.Tensor:
-        return self.score_ids(self.encode(prompts, responses))
-
-    def score_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Rewards of plain texts tokenized as-is (no chat template; for standard-format data)."""
-        return self.score_ids([self.tokenizer(t)["input_ids"] for t in texts])
-
-    def score_records(self, records: Sequence[PreferenceRecord]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(chosen rewards, rejected rewards) of the records, scored in one pass."""
-        prompts = [r.prompt for r in records]
-        rewards = self(prompts + prompts, [r.chosen for r in records] + [r.rejected for r in records])
-        return rewards[: len(records)], rewards[len(records):]
-
-
-def accuracy(scorer: RewardScorer, records: Sequence[PreferenceRecord]) -> dict:
-    """Share of records whose chosen reply outscores the rejected one, overall and by strength.
-
-    Returns {"accuracy", "accuracy_by_strength": {"1": .., ...} (only strengths present),
-    "count_by_strength", "mean_margin" (mean r_chosen - r_rejected), "pairs",
-    "mean_reward" (offset-normalised, over both replies)}. Ties count as wrong.
-    """
-    if not records:
-        return {"accuracy": None, "accuracy_by_strength": {}, "count_by_strength": {}, "mean_margin": None,
-                "pairs": 0, "mean_reward": None}
-    chosen, rejected = scorer.score_records(records)
-    right = (chosen > rejected).float()
-    buckets: dict[str, list[float]] = defaultdict(list)
-    for record, ok in zip(records, right.tolist()):
-        buckets[str(record.strength)].append(ok)
-    return {
-        "accuracy": right.mean().item(),
-        "accuracy_by_strength": {k: sum(v) / len(v) for k, v in sorted(buckets.items())},
-        "count_by_strength": {k: len(v) for k, v in sorted(buckets.items())},
-        "mean_margin": (chosen - rejected).mean().item(),
-        "pairs": len(records),
-        "mean_reward": torch.cat([chosen, rejected]).mean().item(),
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,8 +246,8 @@ class _LogRelay(TrainerCallback):
 
 def _too_long(tokenizer, record: PreferenceRecord, max_length: int) -> bool:
     return (
-        len(encode_pair_text(tokenizer, record.prompt, record.chosen)) > max_length
-        or len(encode_pair_text(tokenizer, record.prompt, record.rejected)) > max_length
+        len(encode_pair(tokenizer, record.prompt, record.chosen)) > max_length
+        or len(encode_pair(tokenizer, record.prompt, record.rejected)) > max_length
     )
 
 
@@ -420,6 +297,28 @@ def load_reward_backbone(model_path: str | Path, tokenizer, runtime: Runtime, se
     return model.to(runtime.device)
 
 
+def tokenized_rows(tokenizer, records: Sequence[PreferenceRecord], use_margin: bool) -> list[dict]:
+    """RewardTrainer's pre-tokenized rows: `chosen_ids`, `rejected_ids` (`encode_pair`), and `margin`."""
+    return [{"chosen_ids": encode_pair(tokenizer, r.prompt, r.chosen),
+             "rejected_ids": encode_pair(tokenizer, r.prompt, r.rejected),
+             **({"margin": margin_for_strength(r.strength)} if use_margin else {})} for r in records]
+
+
+def _trunk_cache(model, args: RewardArgs, rows: list[dict], pad_id: int) -> CachedTrunkBackbone | None:
+    """Cache the frozen blocks' output for every training sequence and put the cache in the model, if it applies."""
+    if not args.cache_trunk or args.trainable_layers is None or args.lora_r > 0 or args.gradient_checkpointing:
+        return None
+    depth = len(decoder_layers(model)) - args.trainable_layers
+    if depth <= 0:
+        return None
+    cache = CachedTrunkBackbone(model, depth)
+    fits = [ids for row in rows for ids in (row["chosen_ids"], row["rejected_ids"])
+            if args.max_length is None or max(len(row["chosen_ids"]), len(row["rejected_ids"])) <= args.max_length]
+    cache.fill(fits, pad_id)
+    cache.install()
+    return cache
+
+
 def train_reward_model(
     records: Sequence[PreferenceRecord],
     args: RewardArgs,
@@ -449,13 +348,11 @@ def train_reward_model(
     if args.lora_r > 0:
         model = _apply_lora(model, args)
 
-    rows = to_trl_rows(train_records)
-    for row in rows:
-        row.pop("metadata", None)
-        row.pop("strength", None)
-        if not args.use_margin:
-            row.pop("margin")
+    rows = tokenized_rows(tokenizer, train_records, args.use_margin)
     train_dataset = Dataset.from_list(rows)
+    cache_started = time.perf_counter()
+    cache = _trunk_cache(model, args, rows, tokenizer.pad_token_id)
+    cache_seconds = time.perf_counter() - cache_started
 
     out_dir = Path(args.out_dir)
     history: list[dict] = []
@@ -500,7 +397,11 @@ def train_reward_model(
         if not progress:
             trainer.remove_callback(PrinterCallback)  # it prints every log dict when tqdm is off
         started = time.perf_counter()
-        output = trainer.train()
+        try:
+            output = trainer.train()
+        finally:
+            if cache is not None:
+                cache.uninstall()
         train_seconds = time.perf_counter() - started
 
         model = trainer.model
@@ -536,6 +437,8 @@ def train_reward_model(
             "trimmed_pairs": trimmed,
             "eval_truncated": scorer.truncated,
             "train_seconds": round(train_seconds, 2),
+            "cached_trunk_blocks": cache.top.depth if cache is not None else 0,
+            "cache_seconds": round(cache_seconds, 2),
             "pairs_per_second": round(pairs_trained * float(args.epochs) / train_seconds, 3) if train_seconds else None,
             "steps": output.global_step,
             **padding,
