@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests compute in float32 on every machine (bf16 arithmetic on a CPU that supports it is the
+# runtime's choice elsewhere; tests that exercise it build their Runtime explicitly).
+os.environ.setdefault("PREFLOOP_PRECISION", "float32")
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.config.settings")
 
@@ -28,3 +29,14 @@ app.conf.update(
     task_track_started=True,
 )
 app.autodiscover_tasks(["workers.tasks"], related_name=None)
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _torch_threads(**_) -> None:
+    """Every worker process (the solo pool's main process, or each prefork child) sets torch's threads."""
+    import logging
+
+    from training.threads import configure_threads
+
+    logging.getLogger(__name__).info("torch threads: %d", configure_threads())

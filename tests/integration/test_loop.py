@@ -88,10 +88,10 @@ def test_whole_loop_through_celery(celery_worker_process, settings, tmp_path):
     assert 0.0 <= training_round.metrics["reward"]["eval_accuracy"] <= 1.0
     assert "win_rate" in training_round.metrics["evaluation"]
     assert training_round.events.filter(stage="policy").exists()
-    # The next comparisons come from the new version; stale unjudged ones are retired.
+    # The next comparisons put the new version against its parent; stale unjudged ones are retired.
     fresh = Comparison.objects.filter(project=project, round=training_round)
     assert fresh.count() == TINY_ROUND["round"]["next_comparisons"]
-    assert all(c.response_a.policy_id == v1.pk and c.response_b.policy_id == v1.pk for c in fresh)
+    assert all(c.response_a.policy_id == v1.pk and c.response_b.policy_id == v0.pk for c in fresh)
     judged = set(Comparison.objects.filter(judgments__isnull=False).values_list("pk", flat=True))
     stale = Comparison.objects.filter(pk__in=old_unjudged - judged)
     assert stale.exists() and all(c.status == Comparison.Status.RETIRED for c in stale)

@@ -75,7 +75,7 @@ def sample_prompts(project: Project, split: str, count: int, seed: int = 0) -> l
 @dataclass(frozen=True)
 class GeneratedPair:
     prompt: Prompt
-    first: dict  # {"text", "token_count", "finished"}
+    first: dict  # {"text", "token_count", "finished"}, and "policy" when not the comparison's policy
     second: dict
 
 
@@ -94,7 +94,7 @@ def create_comparisons(
             responses = [
                 Response.objects.create(
                     prompt=pair.prompt,
-                    policy=policy,
+                    policy=sample.get("policy", policy),
                     text=storable_text(sample["text"]),
                     token_count=sample["token_count"],
                     finished=sample["finished"],

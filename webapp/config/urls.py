@@ -13,6 +13,7 @@ urlpatterns = [
     path("p/<slug:slug>/", include("webapp.projects.urls")),
     path("p/<slug:slug>/annotate/", include("webapp.annotation.urls")),
     path("p/<slug:slug>/rounds/", include("webapp.rounds.urls")),
+    path("p/<slug:slug>/policies/", include("webapp.catalog.urls")),
     path("p/<slug:slug>/export/", include("webapp.datasets.urls")),
     path("healthz", project_views.healthz, name="healthz"),
 ]

@@ -24,7 +24,7 @@ def project_overview(project: Project) -> dict[str, Any]:
         "complete": by_status.get(Comparison.Status.COMPLETE, 0),
         "judgments": Judgment.objects.filter(comparison__project=project).count(),
         "judgments_since_last_round": judged_since.count(),
-        "policies": PolicyVersion.objects.filter(project=project).order_by("-number"),
+        "policies": PolicyVersion.objects.filter(project=project).select_related("parent").order_by("-number"),
         "rounds": TrainingRound.objects.filter(project=project).order_by("-number")[:10],
         "active_round": TrainingRound.objects.filter(project=project)
         .exclude(state__in=[TrainingRound.State.DONE, TrainingRound.State.FAILED, TrainingRound.State.CANCELLED])

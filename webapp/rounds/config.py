@@ -14,17 +14,25 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     "round": {
         "min_pairs": 8,  # refuse to start a round with fewer usable preference pairs
-        "ppo_prompts": 64,  # train-split prompts the policy practises on
-        "eval_prompts": 12,  # eval-split prompts for win rate and KL
+        # ppo (reward model, then PPO against it), dpo (DPO on the judged pairs), or auto: PPO on a GPU
+        # worker, DPO on a CPU one, where PPO cannot move the policy far enough in a ten-minute round
+        # (benchmarks/README.md, "Rounds that teach").
+        "algorithm": "auto",
+        "ppo_prompts": 512,  # train-split prompts the policy practises on (PPO)
+        "eval_prompts": 24,  # eval-split prompts for the win rate, KL and samples of the evaluate stage
         "next_comparisons": 48,  # prompts that get a new pair of responses after deploy
+        "pairing": "parent",  # next pairs: new policy vs its parent ("parent") or two samples of it ("policy")
     },
-    "reward": {"max_length": 384, "epochs": 1, "trainable_layers": 4, "learning_rate": 5e-5, "batch_size": 8},
-    # 3 updates of 16 episodes: ~55 s each on 2 CPU cores; raise total_episodes on a GPU.
-    "ppo": {"max_new_tokens": 48, "trainable_layers": 4, "total_episodes": 48, "rollout_batch_size": 16},
-    "generate": {"max_new_tokens": 96, "temperature": 0.7, "batch_size": 16},
+    "reward": {"max_length": 384, "epochs": 4, "trainable_layers": 4, "learning_rate": 3e-4, "batch_size": 8},
+    "ppo": {"max_new_tokens": 64, "trainable_layers": 4, "total_episodes": 320, "rollout_batch_size": 64,
+            "minibatch_size": 16, "ppo_epochs": 2, "learning_rate": 5e-5},
+    "dpo": {"trainable_layers": 4, "epochs": 3, "learning_rate": 2e-4, "beta": 0.1, "batch_size": 8},
+    "generate": {"max_new_tokens": 96, "temperature": 0.7, "batch_size": 64},
 }
 
 SECTIONS = tuple(DEFAULTS)
+ALGORITHMS = ("auto", "ppo", "dpo")
+PAIRINGS = ("parent", "policy")
 
 
 class ConfigError(ValueError):
@@ -41,4 +49,8 @@ def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
             if not isinstance(values, dict):
                 raise ConfigError(f"config section {section!r} must be an object")
             merged[section].update(values)
+    if merged["round"]["algorithm"] not in ALGORITHMS:
+        raise ConfigError(f"round.algorithm must be one of {', '.join(ALGORITHMS)}, not {merged['round']['algorithm']!r}")
+    if merged["round"]["pairing"] not in PAIRINGS:
+        raise ConfigError(f"round.pairing must be one of {', '.join(PAIRINGS)}, not {merged['round']['pairing']!r}")
     return merged

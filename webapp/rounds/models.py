@@ -37,6 +37,8 @@ class TrainingRound(models.Model):
     # {"stage": str, "done": int, "total": int, "message": str}
     progress = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    # {state: ISO time the round entered it}, written by rounds.state_machine: stage durations.
+    timeline = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)

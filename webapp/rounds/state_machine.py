@@ -49,8 +49,18 @@ def enter(round_id: int, state: str) -> TrainingRound:
         if state == State.DONE:
             training_round.finished = now
         training_round.progress = {"stage": state, "done": 0, "total": 0, "message": ""}
-        training_round.save(update_fields=["state", "started", "finished", "progress"])
+        training_round.timeline = {**training_round.timeline, state: now.isoformat()}
+        training_round.save(update_fields=["state", "started", "finished", "progress", "timeline"])
         return training_round
+
+
+def stage_seconds(training_round: TrainingRound) -> dict[str, float]:
+    """Seconds each stage took, from the timeline: a stage ends when the next state begins."""
+    from datetime import datetime
+
+    entered = [(state, datetime.fromisoformat(at)) for state, at in training_round.timeline.items()]
+    entered.sort(key=lambda item: item[1])
+    return {state: (after - at).total_seconds() for (state, at), (_, after) in zip(entered, entered[1:])}
 
 
 def fail(round_id: int, error: str) -> None:
@@ -61,7 +71,8 @@ def fail(round_id: int, error: str) -> None:
         training_round.state = State.FAILED
         training_round.error = error
         training_round.finished = timezone.now()
-        training_round.save(update_fields=["state", "error", "finished"])
+        training_round.timeline = {**training_round.timeline, State.FAILED: training_round.finished.isoformat()}
+        training_round.save(update_fields=["state", "error", "finished", "timeline"])
 
 
 def cancel(round_id: int) -> bool:
@@ -72,5 +83,6 @@ def cancel(round_id: int) -> bool:
             return False
         training_round.state = State.CANCELLED
         training_round.finished = timezone.now()
-        training_round.save(update_fields=["state", "finished"])
+        training_round.timeline = {**training_round.timeline, State.CANCELLED: training_round.finished.isoformat()}
+        training_round.save(update_fields=["state", "finished", "timeline"])
         return True

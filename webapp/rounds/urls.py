@@ -8,5 +8,6 @@ urlpatterns = [
     path("start/", views.start, name="start"),
     path("<int:number>/", views.detail, name="detail"),
     path("<int:number>/progress/", views.progress, name="progress"),
+    path("<int:number>/summary/", views.summary, name="summary"),
     path("<int:number>/cancel/", views.cancel, name="cancel"),
 ]

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from webapp.projects.permissions import can_manage, project_for
-from webapp.rounds import services, state_machine
+from webapp.rounds import learning, services, state_machine
 from webapp.rounds.models import TrainingRound
 
 
@@ -46,12 +46,16 @@ def cancel(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     return redirect("rounds:detail", slug=slug, number=number)
 
 
+def _round(project, number: int) -> TrainingRound:
+    return get_object_or_404(
+        TrainingRound.objects.select_related("policy_in", "policy_out"), project=project, number=number
+    )
+
+
 @login_required
 def detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     project = project_for(request.user, slug)
-    training_round = get_object_or_404(
-        TrainingRound.objects.select_related("policy_in", "policy_out"), project=project, number=number
-    )
+    training_round = _round(project, number)
     return render(
         request,
         "rounds/detail.html",
@@ -60,7 +64,20 @@ def detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "round": training_round,
             "stages": state_machine.PIPELINE[1:-1],
             "can_manage": can_manage(request.user, project),
+            **learning.round_summary(training_round),
         },
+    )
+
+
+@login_required
+def summary(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """The "Did it learn?" block alone: the round page swaps it in when new metrics arrive."""
+    project = project_for(request.user, slug)
+    training_round = _round(project, number)
+    return render(
+        request,
+        "rounds/_summary.html",
+        {"project": project, "round": training_round, **learning.round_summary(training_round)},
     )
 
 

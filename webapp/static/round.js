@@ -66,7 +66,8 @@
     bar.max = p.total || 1;
     bar.value = p.total ? p.done : (data.active ? 0 : 1);
     text.textContent = (p.stage || "") + (p.total ? ` ${p.done}/${p.total}` : "") + (p.message ? " · " + p.message : "");
-    if (data.policy_out !== null) document.getElementById("policy-out").textContent = "v" + data.policy_out;
+    const policyOut = document.getElementById("policy-out");
+    if (data.policy_out !== null && policyOut.textContent.trim() !== "v" + data.policy_out) policyOut.textContent = "v" + data.policy_out;
     const err = document.getElementById("round-error");
     err.hidden = !data.error;
     err.textContent = data.error || "";
@@ -80,13 +81,34 @@
     }
   }
 
+  // The "Did it learn?" block is rendered by the server (model output escaped there); fetch it
+  // again whenever a metrics section arrives or the state changes. Same key as learning.metrics_key.
+  // True once the block on the page matches `data` (fetched again if it did not).
+  async function refreshSummary(data) {
+    const summary = document.getElementById("round-summary");
+    if (!summary) return true;
+    const key = Object.keys(data.metrics || {}).sort().join(",") + "|" + data.state;
+    if (key === summary.dataset.key) return true;
+    try {
+      const response = await fetch(summary.dataset.url, { headers: { Accept: "text/html" } });
+      if (!response.ok) return false;
+      const template = document.createElement("template");
+      template.innerHTML = (await response.text()).trim();
+      const fresh = template.content.getElementById("round-summary");
+      if (!fresh) return false;
+      summary.replaceWith(fresh);
+      return fresh.dataset.key === key;
+    } catch (e) { return false; }
+  }
+
   async function poll() {
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const data = await response.json();
         render(data);
-        if (!data.active) return;  // finished: one final render, then stop polling
+        const summaryCurrent = await refreshSummary(data);
+        if (!data.active && summaryCurrent) return;  // finished: one final render, then stop polling
       }
     } catch (e) { /* transient network error: try again */ }
     setTimeout(poll, 2000);

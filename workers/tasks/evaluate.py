@@ -7,7 +7,6 @@ from workers.stage import run_stage
 
 @app.task(name="workers.tasks.evaluate.evaluate_policy")
 def evaluate_policy(round_id: int) -> None:
-    from training.data import read_preferences
     from training.evaluate import evaluate_policies
     from training.generate import GenerateArgs
     from webapp.catalog import services as catalog
@@ -26,7 +25,6 @@ def evaluate_policy(round_id: int) -> None:
             training_round.reward_model_path,
             [p.conversation for p in prompts],
             GenerateArgs(**{**config["generate"], "seed": training_round.number}),
-            heldout_texts=[r.chosen for r in read_preferences(training_round.dataset_path)[-32:]],
         )
         policy = training_round.policy_out
         PolicyVersion.objects.filter(pk=policy.pk).update(metrics={**policy.metrics, "evaluation": metrics})

@@ -1,4 +1,5 @@
-"""policy: PPO from the active policy against the new reward model (training.ppo)."""
+"""policy: the new policy version from the active one: PPO against the round's reward model
+(training.ppo), or DPO on the round's judged pairs (training.dpo), as `round.algorithm` says."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,40 +8,67 @@ from workers.celery_app import app
 from workers.stage import Reporter, run_stage
 
 
+def _ppo(training_round, out_dir: Path, reporter: Reporter) -> tuple[str, dict, Path]:
+    from training.ppo import PPOArgs, train_ppo
+    from webapp.catalog import services as catalog
+    from webapp.catalog.models import Prompt
+
+    config = training_round.config
+    prompts = catalog.sample_prompts(
+        training_round.project, Prompt.Split.TRAIN, config["round"]["ppo_prompts"], seed=training_round.number
+    )
+    args = PPOArgs(
+        policy_path=training_round.policy_in.checkpoint,
+        reward_model_path=training_round.reward_model_path,
+        out_dir=str(out_dir),
+        metrics_path=str(Path(training_round.dataset_path).parent / "ppo-metrics.jsonl"),
+        seed=training_round.number,
+        **config["ppo"],
+    )
+    result = train_ppo(args, [p.conversation for p in prompts], on_log=reporter, progress=False)
+    return "ppo", result.metrics, result.checkpoint
+
+
+def _dpo(training_round, out_dir: Path, reporter: Reporter) -> tuple[str, dict, Path]:
+    from training.data import read_preferences
+    from training.dpo import DPOArgs, train_dpo
+
+    args = DPOArgs(
+        policy_path=training_round.policy_in.checkpoint,
+        out_dir=str(out_dir),
+        metrics_path=str(Path(training_round.dataset_path).parent / "dpo-metrics.jsonl"),
+        seed=training_round.number,
+        **training_round.config["dpo"],
+    )
+    result = train_dpo(read_preferences(training_round.dataset_path), args, on_log=reporter, progress=False)
+    return "dpo", result.metrics, result.checkpoint
+
+
+def resolve_algorithm(algorithm: str) -> str:
+    """`auto` is decided where the work runs: PPO with a GPU, DPO on a CPU (see rounds/config.py)."""
+    if algorithm != "auto":
+        return algorithm
+    import torch
+
+    return "ppo" if torch.cuda.is_available() else "dpo"
+
+
 @app.task(name="workers.tasks.policy.train_policy")
 def train_policy(round_id: int) -> None:
-    from training.ppo import PPOArgs, train_ppo
-    from training.reward import RewardScorer
     from webapp.catalog import services as catalog
-    from webapp.catalog.models import PolicyVersion, Prompt
+    from webapp.catalog.models import PolicyVersion
     from webapp.rounds.models import TrainingRound
     from webapp.rounds.services import add_metrics
 
     with run_stage(round_id, TrainingRound.State.POLICY) as training_round:
-        project, config = training_round.project, training_round.config
-        prompts = catalog.sample_prompts(
-            project, Prompt.Split.TRAIN, config["round"]["ppo_prompts"], seed=training_round.number
-        )
+        project = training_round.project
         number = catalog.next_policy_number(project)
-        out_dir = catalog.policy_dir(project, number)
-        args = PPOArgs(
-            policy_path=training_round.policy_in.checkpoint,
-            value_model_path=training_round.reward_model_path,
-            out_dir=str(out_dir),
-            metrics_path=str(Path(training_round.dataset_path).parent / "ppo-metrics.jsonl"),
-            seed=training_round.number,
-            **config["ppo"],
-        )
-        result = train_ppo(
-            args,
-            [p.conversation for p in prompts],
-            RewardScorer(training_round.reward_model_path),
-            on_log=Reporter(round_id, "policy"),
-            progress=False,
-        )
+        train = _dpo if resolve_algorithm(training_round.config["round"]["algorithm"]) == "dpo" else _ppo
+        section, metrics, checkpoint = train(training_round, catalog.policy_dir(project, number),
+                                             Reporter(round_id, "policy"))
         policy = catalog.register_policy(
-            project, result.checkpoint, training_round.policy_in.base_model, training_round.policy_in, number
+            project, checkpoint, training_round.policy_in.base_model, training_round.policy_in, number
         )
-        PolicyVersion.objects.filter(pk=policy.pk).update(metrics={"ppo": result.metrics})
+        PolicyVersion.objects.filter(pk=policy.pk).update(metrics={section: metrics})
         TrainingRound.objects.filter(pk=round_id).update(policy_out=policy)
-        add_metrics(round_id, "ppo", result.metrics)
+        add_metrics(round_id, section, metrics)
