@@ -82,22 +82,22 @@ def side_prefloop(opts: argparse.Namespace) -> dict:
 
     from training.models import Runtime
     from training.ppo import PPOArgs, train_ppo
-    from training.reward import RewardScorer
 
     runtime = Runtime.detect(prefer_cpu=opts.cpu)
     prompts, _ = prompts_and_tokenizer(Path(opts.model))
     with tempfile.TemporaryDirectory() as tmp:
         args = PPOArgs(
-            policy_path=opts.model, value_model_path=opts.value, out_dir=str(Path(tmp) / "policy"),
+            policy_path=opts.model, reward_model_path=opts.value, out_dir=str(Path(tmp) / "policy"),
             total_episodes=opts.updates * opts.rollout, rollout_batch_size=opts.rollout, minibatch_size=opts.minibatch,
             ppo_epochs=opts.epochs, max_new_tokens=opts.max_new_tokens, trainable_layers=opts.trainable_layers,
             temperature=0.7, kl_coef=0.05, kl_estimator="k1", missing_eos_penalty=1.0, seed=0,
         )
-        scorer = RewardScorer(opts.value, runtime=runtime)
-        result = train_ppo(args, prompts * (opts.rollout // len(prompts) or 1), scorer, progress=False, runtime=runtime)
+        result = train_ppo(args, prompts * (opts.rollout // len(prompts) or 1), progress=False, runtime=runtime)
     return {"seconds": [r["seconds"] for r in result.history], "device": str(runtime.device),
             "threads": torch.get_num_threads(), "mean_response_length": [r["response_length"] for r in result.history],
-            "seconds_generate": [r["seconds_generate"] for r in result.history]}
+            "seconds_generate": [r["seconds_generate"] for r in result.history],
+            "phases": {k: sum(r[k] for r in result.history[1:]) / max(len(result.history) - 1, 1)
+                       for k in result.history[0] if k.startswith("seconds_")}}
 
 
 def side_trl(opts: argparse.Namespace) -> dict:
@@ -132,6 +132,7 @@ def side_trl(opts: argparse.Namespace) -> dict:
         started_at = time.perf_counter()
         query_responses, logits = original_generation(model, queries, *args, **kwargs)
         generation["seconds"].append(time.perf_counter() - started_at)
+        generation.setdefault("rows", []).append(int(queries.shape[0]))
         response = query_responses[:, queries.shape[1]:]
         is_eos = response == tokenizer.eos_token_id
         first_eos = torch.where(is_eos.any(1), is_eos.float().argmax(1) + 1, torch.full_like(is_eos[:, 0], response.shape[1], dtype=torch.long))
@@ -146,13 +147,17 @@ def side_trl(opts: argparse.Namespace) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         config = PPOConfig(
-            output_dir=tmp, per_device_train_batch_size=opts.minibatch, gradient_accumulation_steps=1,
+            # TRL 1.12's rollout per update is per_device_train_batch_size * gradient_accumulation_steps, cut into
+            # num_mini_batches minibatches, each stepped in micro-batches of per_device_train_batch_size (a
+            # micro-batch slice longer than the minibatch is the whole minibatch). So: rollout episodes per
+            # update, minibatches of `--minibatch`, one optimizer step per minibatch, as prefloop does.
+            output_dir=tmp, per_device_train_batch_size=opts.rollout, gradient_accumulation_steps=1,
             num_mini_batches=opts.rollout // opts.minibatch, num_ppo_epochs=opts.epochs,
             total_episodes=opts.updates * opts.rollout, local_rollout_forward_batch_size=opts.rollout,
             response_length=opts.max_new_tokens, temperature=0.7, stop_token="eos", missing_eos_penalty=1.0,
             kl_coef=0.05, kl_estimator="k1", learning_rate=1e-5, num_sample_generations=0, report_to="none",
             save_strategy="no", logging_steps=1, seed=0, use_cpu=runtime.device.type == "cpu",
-            bf16=runtime.dtype == torch.bfloat16, disable_tqdm=True,
+            bf16=runtime.autocast_dtype == torch.bfloat16, disable_tqdm=True,  # the precision prefloop runs in
         )
         trainer = PPOTrainer(
             args=config, processing_class=tokenizer, model=policy, ref_model=ref, reward_model=reward,
@@ -163,6 +168,8 @@ def side_trl(opts: argparse.Namespace) -> dict:
     stamps = [started, *marks]
     seconds = [b - a for a, b in zip(stamps, stamps[1:])]
     logged = [h for h in trainer.state.log_history if "objective/entropy" in h]
+    if generation["rows"] != [opts.rollout] * opts.updates:  # the same work as prefloop, or no comparison
+        raise SystemExit(f"TRL sampled {generation['rows']} episodes per update, not {opts.rollout} x {opts.updates}")
     return {"seconds": seconds, "device": str(runtime.device), "threads": torch.get_num_threads(),
             "mean_score": [h["objective/scores"] for h in logged], "seconds_generate": generation["seconds"],
             "mean_response_length": generation["response_length"]}
@@ -191,7 +198,7 @@ def main() -> None:
         }
     out = {"updates": opts.updates, "rollout_batch_size": opts.rollout, "minibatch_size": opts.minibatch,
            "ppo_epochs": opts.epochs, "max_new_tokens": opts.max_new_tokens, "trainable_layers": opts.trainable_layers,
-           "load_avg_1m": os.getloadavg()[0]}
+           "precision": os.environ.get("PREFLOOP_PRECISION", "auto"), "load_avg_1m": os.getloadavg()[0]}
     for name, side in sides.items():
         steady = side["seconds"][1:] or side["seconds"]
         out[name] = {
@@ -202,6 +209,8 @@ def main() -> None:
             "generate_s_per_update": round(sum(side["seconds_generate"]) / len(side["seconds_generate"]), 2),
             "mean_response_length": round(sum(side["mean_response_length"]) / len(side["mean_response_length"]), 1),
         }
+        if "phases" in side:
+            out[name]["steady_phases_s"] = {k: round(v, 2) for k, v in side["phases"].items()}
     out["speedup_steady"] = round(out["trl_1_12_0"]["steady_update_s"] / out["prefloop"]["steady_update_s"], 2)
     line = json.dumps(out)
     print("RESULT " + line, flush=True)
