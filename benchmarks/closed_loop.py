@@ -1,7 +1,7 @@
 """Does a round teach? The real loop, judged by scripted annotators that follow a rule.
 
     .venv/bin/python -m benchmarks.closed_loop [--rules concise,structured,concrete] [--rounds 2] \
-        [--comparisons 128] [--algorithm ppo|dpo] [--eval-samples 2] [--set section.key=value ...] \
+        [--comparisons 128] [--algorithm auto|ppo|dpo] [--eval-samples 2] [--set section.key=value ...] \
         [--threads N] [--annotator-load CLIENTS] [--out var/bench/closed_loop]
 
 For every rule (plain judge functions in `benchmarks/rules.py`), in a fresh project of its own:
@@ -200,8 +200,12 @@ def run_rule(opts: argparse.Namespace) -> dict:
             "kl_vs_v0": kl_to_v0(checkpoint, v0, eval_prompts, answers),
             "reward_accuracy": training_round.metrics.get("reward", {}).get("eval_accuracy"),
             "round_seconds": (training_round.finished - training_round.created).total_seconds(),
+            "serving_seconds": serving_seconds(training_round),
+            "load_avg": os.getloadavg(),
             "stage_seconds": state_machine.stage_seconds(training_round),
-            "policy_metrics": {k2: v for k2, v in training_round.metrics.get(opts.algorithm, {}).items() if k2 != "args"},
+            "algorithm": policy_algorithm(training_round),
+            "policy_metrics": {k2: v for k2, v in training_round.metrics.get(policy_algorithm(training_round), {}).items()
+                               if k2 != "args"},
             "evaluation": {k2: v for k2, v in training_round.metrics.get("evaluation", {}).items() if k2 != "samples"},
             "samples": [{"prompt": p[-1]["content"], "v0": o[0].text, f"v{k}": n[0].text}
                         for p, n, o in list(zip(eval_prompts, answers, v0_answers))[:3]],
@@ -216,6 +220,18 @@ def run_rule(opts: argparse.Namespace) -> dict:
               "threads": os.environ.get("PREFLOOP_TORCH_THREADS"), "annotator_load": opts.annotator_load}
     (out / "result.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def serving_seconds(training_round) -> float:
+    """The button to the new policy serving: from the round's creation to the end of deploy."""
+    from datetime import datetime
+
+    return (datetime.fromisoformat(training_round.timeline["generate"]) - training_round.created).total_seconds()
+
+
+def policy_algorithm(training_round) -> str:
+    """The algorithm the worker ran (`auto` resolves where the work runs)."""
+    return "ppo" if "ppo" in training_round.metrics else "dpo"
 
 
 def judge_decided_share(project, judge) -> float:
@@ -238,7 +254,8 @@ def main() -> None:
     parser.add_argument("--rules", default="concise,structured,concrete")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--comparisons", type=int, default=128)
-    parser.add_argument("--algorithm", choices=["ppo", "dpo"], default="ppo")
+    parser.add_argument("--algorithm", choices=["auto", "ppo", "dpo"], default="auto",
+                        help="round.algorithm (default: the round default, auto)")
     parser.add_argument("--eval-samples", type=int, default=2)
     parser.add_argument("--eval-prompts", type=int, default=0, help="use only the first N eval prompts (0: all)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -252,7 +269,7 @@ def main() -> None:
         run_rule(opts)
         return
 
-    base = opts.out / opts.algorithm
+    base = opts.out / (opts.algorithm + (f"-load{opts.annotator_load}" if opts.annotator_load else ""))
     results = []
     for rule in opts.rules.split(","):
         if rule not in RULES:
@@ -301,8 +318,8 @@ def main() -> None:
 
 def table(results: list[dict]) -> str:
     lines = ["| rule | round | win rate vs v0 [95% CI] | satisfies (v0 -> vk) | RM acc | KL vs v0 | length (v0 -> vk) "
-             "| round s | reward s | policy s | evaluate s | generate s |",
-             "|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+             "| to serving s | round s | reward s | policy s | evaluate s | generate s |",
+             "|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         for r in result["rounds"]:
             stages = r["stage_seconds"]
@@ -311,7 +328,7 @@ def table(results: list[dict]) -> str:
                 f"| {result['rule']} | {r['round']} | {r['win_rate_vs_v0']:.0%} [{r['win_rate_low']:.0%}, "
                 f"{r['win_rate_high']:.0%}] | {r['satisfies_v0']:.0%} -> {r['satisfies']:.0%} | "
                 f"{'-' if acc is None else f'{acc:.0%}'} | {r['kl_vs_v0']:.1f} | "
-                f"{r['length_v0']:.0f} -> {r['length']:.0f} | {r['round_seconds']:.0f} | "
+                f"{r['length_v0']:.0f} -> {r['length']:.0f} | {r['serving_seconds']:.0f} | {r['round_seconds']:.0f} | "
                 f"{stages.get('reward', 0):.0f} | {stages.get('policy', 0):.0f} | {stages.get('evaluate', 0):.0f} | "
                 f"{stages.get('generate', 0):.0f} |")
     return "\n".join(lines)

@@ -8,9 +8,9 @@ process takes one of its cores, every parallel region waits for the descheduled 
 benchmark samples with the bundled SmolLM2 (batch `--batch`, `--tokens` new tokens, bf16 or fp32
 as the runtime picks) in a fresh subprocess per setting, once on the idle machine and once while a
 second process keeps one core busy, and reports tokens/s for each thread count, with OpenMP's
-default waiting (threads spin at every barrier) and with OMP_WAIT_POLICY=PASSIVE (they sleep). The worker's
-default (`PREFLOOP_TORCH_THREADS`, see README) comes from these numbers; results are in
-benchmarks/README.md. Prints one JSON line prefixed RESULT.
+default waiting (threads spin at every barrier) and with OMP_WAIT_POLICY=PASSIVE (they sleep).
+The worker's default (`PREFLOOP_TORCH_THREADS`, see README) comes from these numbers; results
+are in benchmarks/README.md. Prints one JSON line prefixed RESULT.
 """
 from __future__ import annotations
 

@@ -26,7 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "reward": {"max_length": 384, "epochs": 4, "trainable_layers": 4, "learning_rate": 3e-4, "batch_size": 8},
     "ppo": {"max_new_tokens": 64, "trainable_layers": 4, "total_episodes": 320, "rollout_batch_size": 64,
             "minibatch_size": 16, "ppo_epochs": 2, "learning_rate": 5e-5},
-    "dpo": {"trainable_layers": 4, "epochs": 3, "learning_rate": 2e-4, "beta": 0.1, "batch_size": 8},
+    # sft_weight: an NLL term on the chosen replies (RPO) keeps DPO near the data; measured on CPU it
+    # held KL(v1||v0) at 4 nats where plain DPO at the same rate went to 24 for a similar win rate.
+    "dpo": {"trainable_layers": 4, "epochs": 3, "learning_rate": 2e-4, "beta": 0.1, "batch_size": 8, "sft_weight": 1.0},
     "generate": {"max_new_tokens": 96, "temperature": 0.7, "batch_size": 64},
 }
 

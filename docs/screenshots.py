@@ -1,0 +1,209 @@
+"""Screenshots of the "did it learn?" pages for the docs: docs/img/round-learning.png, policy-versions.png.
+
+Builds a throwaway project in a temporary SQLite database (two policy versions, one finished round
+with plausible reward, PPO and evaluation metrics, curves and three sample pairs), serves it on a
+free local port, logs in as a staff user in Debian's Chromium (driven by Playwright's Python
+package; no browser download) and saves the two pages. Nothing outside the temporary folder and
+docs/img/ is touched; no model is loaded.
+
+    .venv/bin/python docs/screenshots.py [--chromium /usr/bin/chromium] [--out docs/img]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import socket
+import sys
+import tempfile
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+USERNAME, PASSWORD = "admin", "screenshots-only"
+
+SAMPLES = [
+    {
+        "prompt": "How do I keep basil alive on a windowsill?",
+        "old": "Basil is a popular herb that is used in many dishes, such as Italian and Thai cuisine. It is known "
+        "for its fragrant leaves and it can be grown indoors or outdoors. There are many varieties of basil, "
+        "including sweet basil, Thai basil and lemon basil, and each of them has its own flavour and its own "
+        "needs when it comes to light, water and",
+        "new": "Give it sun and steady water:\n\n1. Put it in your sunniest window (6+ hours of light).\n"
+        "2. Water when the top centimetre of soil is dry; never let it sit in water.\n"
+        "3. Pinch off flower buds so it keeps making leaves.",
+    },
+    {
+        "prompt": "Summarise the plot of Hamlet in two sentences.",
+        "old": "Hamlet is a tragedy written by William Shakespeare. It is one of his most famous plays. The play "
+        "is set in Denmark and it tells the story of Prince Hamlet, who",
+        "new": "Prince Hamlet learns from his father's ghost that his uncle Claudius murdered the king to take the "
+        "throne and marry Hamlet's mother.\nHis hesitant quest for revenge ends in a duel in which nearly "
+        "everyone, Hamlet included, dies.",
+    },
+    {
+        "prompt": "Write a Python one-liner that reverses a string.",
+        "old": "Sure! Here is a one-liner:\n\n    reversed_string = ''.join(reversed(s))\n\nThis uses the built-in "
+        "reversed() function together with <str>.join() to build the reversed string.",
+        "new": "s[::-1]\n\nThe slice walks the string backwards with step -1.",
+    },
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def configure(workdir: Path) -> None:
+    """Point the settings at a temporary SQLite file and artifact folder, then set Django up."""
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="webapp.config.settings",
+        DATABASE_URL=f"sqlite:///{workdir / 'screenshots.sqlite3'}",
+        PREFLOOP_VAR=str(workdir),
+        ARTIFACT_ROOT=str(workdir / "artifacts"),
+        STATIC_ROOT=str(workdir / "static"),
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+        # Playwright's sync API runs an event loop in this thread; the ORM work is done before it starts.
+        DJANGO_ALLOW_ASYNC_UNSAFE="true",
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def build_fixture() -> str:
+    """The demo rows; returns the project's slug."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from webapp.catalog.models import PolicyVersion
+    from webapp.projects.models import Project
+    from webapp.rounds.models import RoundEvent, TrainingRound
+
+    get_user_model().objects.create_user(USERNAME, password=PASSWORD, is_staff=True, is_superuser=True)
+    project = Project.objects.create(name="Demo", slug="demo", overlap=2, guidelines="Prefer the helpful answer.")
+    v0 = PolicyVersion.objects.create(
+        project=project, number=0, checkpoint="var/artifacts/demo/policies/v0000",
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct", status=PolicyVersion.Status.RETIRED,
+    )
+    reward = {"eval_accuracy": 0.6923, "pairs_train": 230, "pairs_eval": 26, "train_seconds": 146.2,
+              "trimmed_pairs": 3, "dropped_too_long": 0}
+    ppo = {"reward_start": -0.214, "reward_end": 0.431, "kl_end": 0.052, "episodes": 48, "updates": 3,
+           "seconds_total": 141.3, "response_length_end": 33.1}
+    evaluation = {
+        "prompts": 24, "win_rate": 17 / 24, "kl": 0.412, "new_length": 33.6, "old_length": 44.9,
+        "new_eos_fraction": 0.875, "old_eos_fraction": 0.4583, "new_reward_mean": 0.352,
+        "old_reward_mean": -0.118, "samples": SAMPLES,
+    }
+    v1 = PolicyVersion.objects.create(
+        project=project, number=1, parent=v0, checkpoint="var/artifacts/demo/policies/v0001",
+        base_model=v0.base_model, status=PolicyVersion.Status.ACTIVE,
+        metrics={"ppo": ppo, "evaluation": evaluation},
+    )
+    project.active_policy = v1
+    project.save()
+    finished = timezone.now()
+    training_round = TrainingRound.objects.create(
+        project=project, number=1, state=TrainingRound.State.DONE, policy_in=v0, policy_out=v1,
+        dataset_path="var/artifacts/demo/rounds/0001/dataset.jsonl",
+        dataset_sha256="9f2c4e0b7a51d3e8c6f1a2b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8",
+        dataset_counts={"pairs": 256, "judgments": 512},
+        progress={"stage": "done", "done": 0, "total": 0, "message": ""},
+        metrics={"reward": reward, "ppo": ppo, "evaluation": evaluation},
+        started=finished - timedelta(seconds=463), finished=finished,
+    )
+    events = []
+    for step in range(1, 30):
+        events.append(RoundEvent(round=training_round, stage="reward", step=step, data={
+            "loss": 0.69 - 0.17 * (1 - math.exp(-step / 9)) + 0.02 * math.sin(step * 1.7),
+            "accuracy": 0.5 + 0.19 * (1 - math.exp(-step / 8)) + 0.03 * math.sin(step * 2.3),
+        }))
+    for step in range(1, 13):
+        events.append(RoundEvent(round=training_round, stage="policy", step=step, data={
+            "score": -0.21 + 0.64 * (1 - math.exp(-step / 5)) + 0.04 * math.sin(step * 1.3),
+            "kl": 0.052 * step / 12 + 0.004 * math.sin(step),
+            "response_length": 45 - 12 * (1 - math.exp(-step / 4)),
+        }))
+    RoundEvent.objects.bulk_create(events)
+    return project.slug
+
+
+def serve(port: int) -> None:
+    """The app under Django's threaded development WSGI server, in a daemon thread."""
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_message(self, *args) -> None:  # keep the script's output to the file names
+            pass
+
+    from webapp.config.wsgi import application
+
+    server = ThreadedWSGIServer(("127.0.0.1", port), QuietHandler)
+    server.set_app(application)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def shoot(base: str, slug: str, chromium: str, out: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(20_000)
+            page.goto(f"{base}/login/")
+            page.fill("input[name=username]", USERNAME)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/")
+
+            page.goto(f"{base}/p/{slug}/rounds/1/")
+            page.wait_for_selector("#charts .chart")  # the first poll has drawn the curves
+            page.wait_for_selector("#stages li.done")
+            page.wait_for_timeout(600)  # let the progress bar's CSS transition finish
+            saved.append(out / "round-learning.png")
+            page.screenshot(path=str(saved[-1]), full_page=True)
+
+            page.goto(f"{base}/p/{slug}/policies/")
+            page.wait_for_selector("[data-testid=version-row]")
+            saved.append(out / "policy-versions.png")
+            page.screenshot(path=str(saved[-1]), full_page=True)
+        finally:
+            browser.close()
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chromium", default=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="prefloop-screens-") as tmp:
+        configure(Path(tmp))
+        slug = build_fixture()
+        port = free_port()
+        serve(port)
+        for path in shoot(f"http://127.0.0.1:{port}", slug, args.chromium, args.out):
+            print(path)
+
+
+if __name__ == "__main__":
+    main()
