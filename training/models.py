@@ -58,7 +58,7 @@ class Runtime:
       token, so half the bytes is nearly twice the speed).
 
     Both are bf16 where the hardware multiplies bf16 fast (a GPU; a CPU with AVX512-BF16 or AMX:
-    about 1.8x fp32 on this project's CPU, benchmarks/README.md), else fp32. The environment
+    about 1.8x fp32 on this project's CPU in an unrecorded run; to be re-measured), else fp32. The environment
     variable `PREFLOOP_PRECISION=float32` (or `bfloat16`) overrides the choice.
     """
 

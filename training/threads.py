@@ -2,9 +2,8 @@
 
 torch's OpenMP pool spins at every barrier. When another process (the web server, the database,
 another worker) takes one of its cores, each parallel region waits for the descheduled thread,
-and throughput collapses: sampling SmolLM2 next to one busy process ran 5-10x slower with a
-thread on every core than with one core left free (`benchmarks/threads.py`, numbers in
-benchmarks/README.md). A worker therefore leaves one core to the rest of the machine unless told
+and throughput collapses: sampling SmolLM2 next to one busy process on 2 cores ran at 1.0 tokens/s
+with 2 threads and 9.4 with 1 (`benchmarks/threads.py` measures it on any machine). A worker therefore leaves one core to the rest of the machine unless told
 otherwise; a dedicated training machine sets PREFLOOP_TORCH_THREADS to its core count.
 """
 from __future__ import annotations
