@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-from transformers import PrinterCallback, TrainerCallback
+from transformers import PrinterCallback
 
 from training.data import PreferenceRecord, to_trl_rows
 from training.generate import encode_prompts
 from training.models import Runtime, decoder_layers, freeze_all_but_top, load_causal_lm, load_tokenizer, save_model
 from training.reward.scorer import encode_pair
-from training.reward.train import split_records
+from training.reward.train import _LogRelay, split_records
 from training.trl_cpu import cpu_lm_head
 from training.trunk import CachedTrunkBackbone
 
@@ -94,29 +94,21 @@ def dpo_rows(tokenizer, records: Sequence[PreferenceRecord]) -> list[dict]:
     return rows
 
 
-class _Relay(TrainerCallback):
-    """Trainer logs -> {"step", "total", "loss", ...} records, and the stop check at every step."""
+class _Relay(_LogRelay):
+    """The reward trainer's log relay with TRL's "rewards/chosen"-style keys made flat, plus the stop
+    check at every step."""
 
     def __init__(self, on_log, history: list[dict], metrics_file, should_stop):
-        self.sink, self.history, self.metrics_file, self.should_stop = on_log, history, metrics_file, should_stop
-        self.stopped = False
+        super().__init__(on_log, history, metrics_file)
+        self.should_stop, self.stopped = should_stop, False
+
+    @staticmethod
+    def key(name: str) -> str:
+        return name.replace("/", "_")
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.should_stop is not None and self.should_stop():
             self.stopped = control.should_training_stop = True
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = dict(logs or {})
-        if "loss" not in logs:
-            return
-        entry = {"step": state.global_step, "total": state.max_steps, "epoch": state.epoch}
-        entry.update({k.replace("/", "_"): v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"})
-        self.history.append(entry)
-        if self.metrics_file is not None:
-            self.metrics_file.write(json.dumps(entry) + "\n")
-            self.metrics_file.flush()
-        if self.sink is not None:
-            self.sink(entry)
 
 
 @torch.no_grad()

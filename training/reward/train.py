@@ -230,12 +230,17 @@ class _LogRelay(TrainerCallback):
     def __init__(self, on_log: Callable[[dict], None] | None, history: list[dict], metrics_file):
         self.sink, self.history, self.metrics_file = on_log, history, metrics_file
 
+    @staticmethod
+    def key(name: str) -> str:
+        """The record's name for a Trainer log key (as it is here; subclasses rename)."""
+        return name
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
         if "loss" not in logs:  # the end-of-training summary (train_runtime, ...) is reported separately
             return
         entry = {"step": state.global_step, "total": state.max_steps, "epoch": state.epoch}
-        entry.update({k: v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"})
+        entry.update({self.key(k): v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"})
         self.history.append(entry)
         if self.metrics_file is not None:
             self.metrics_file.write(json.dumps(entry) + "\n")
