@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 FAST_MARKERS := not slow and not browser and not integration and not postgres
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run install install-run install-browser test test-fast bench compose-check clean-venv
+.PHONY: run install install-run install-system install-browser test test-fast bench compose-check clean-venv
 
 run: install-run  ## set up and run everything locally (SQLite, embedded Redis, worker, web)
 	$(VPY) scripts/run_local.py
@@ -55,7 +55,7 @@ $(DEV_STAMP): | $(VPY)
 # The whole suite: unit, slow, integration (a real Celery worker), browser (Debian Chromium:
 # `make install-browser`) and postgres (they run when DATABASE_URL=postgres://... and are
 # reported as skipped on SQLite; .ci/run runs the suite on both). Without REDIS_URL the tests start an embedded Redis of their own.
-test: install
+test: install install-system
 	$(VPY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install  ## fast unit tests only; no Chromium, Celery worker or PostgreSQL needed
@@ -66,6 +66,13 @@ bench: install
 
 compose-check:  ## docker-compose.yml resolves (Debian: apt-get install docker-compose)
 	SECRET_KEY="$${SECRET_KEY:-compose-check}" docker-compose config -q
+
+# What the tests need from Debian (Chromium for the browser tests, docker-compose for the compose
+# check), installed when missing so that `make test` works on a machine with only Python 3.11.
+install-system:  ## Debian packages the tests need, when missing
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y $$missing; fi
 
 install-browser:  ## Debian's Chromium for the browser tests (Playwright drives it, no download)
 	command -v chromium >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
