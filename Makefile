@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 FAST_MARKERS := not slow and not browser and not integration and not postgres
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run install install-run install-system install-browser test test-fast bench compose-check clean-venv
+.PHONY: run install install-run install-system install-browser test test-fast lint bench compose-check clean-venv
 
 run: install-run  ## set up and run everything locally (SQLite, embedded Redis, worker, web)
 	$(VPY) scripts/run_local.py
@@ -55,8 +55,12 @@ $(DEV_STAMP): | $(VPY)
 # The whole suite: unit, slow, integration (a real Celery worker), browser (Debian Chromium:
 # `make install-browser`) and postgres (they run when DATABASE_URL=postgres://... and are
 # reported as skipped on SQLite; .ci/run runs the suite on both). Without REDIS_URL the tests start an embedded Redis of their own.
-test: install install-system
+test: install install-system lint
 	$(VPY) -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff with pyproject.toml's settings: lint, and formatting checked (`ruff format .` fixes it)
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
 
 test-fast: install  ## fast unit tests only; no Chromium, Celery worker or PostgreSQL needed
 	$(VPY) -m pytest -m "$(FAST_MARKERS)" $(PYTEST_ARGS)

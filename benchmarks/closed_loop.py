@@ -151,13 +151,13 @@ def run_rule(opts: argparse.Namespace) -> dict:
 
     from webapp.annotation.judges import load_judge
     from webapp.annotation.simulate import simulate
+    from webapp.catalog.generation import generate_comparisons
     from webapp.catalog.models import Prompt
     from webapp.projects.models import Project
     from webapp.rounds import services, state_machine
     from webapp.rounds.config import merge
     from webapp.rounds.management.commands.start_round import parse_overrides
     from webapp.rounds.models import TrainingRound
-    from workers.tasks.generate import generate_comparisons
 
     out = Path(opts.rule_out)
     started = time.perf_counter()

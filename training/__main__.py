@@ -58,7 +58,8 @@ class EvaluateArgs:
     new: str = field(metadata={"help": "Checkpoint of the new policy."})
     old: str = field(metadata={"help": "Checkpoint of the policy it is compared with (its reference)."})
     reward_model: str | None = field(default=None, metadata={"help": "Reward model that judges win rate; also scored for accuracy on --data."})
-    data: str | None = field(default=None, metadata={"help": "Held-out preference file: reward-model accuracy, and perplexity on its chosen responses."})
+    data: str | None = field(default=None, metadata={"help": "Held-out preference file: reward-model accuracy on it."})
+    heldout_texts: str | None = field(default=None, metadata={"help": "JSON lines of {\"text\": ...}, human-written text neither policy generated (reference answers): perplexity of both on it, the alignment tax."})
     out: str | None = field(default=None, metadata={"help": "Write the metrics as JSON here (they are printed either way)."})
 
 
@@ -134,10 +135,12 @@ def cmd_evaluate(argv: list[str]) -> dict:
     gen_args, prompt_args, args = _parse(argv, GenerateArgs, PromptArgs, EvaluateArgs)
     prompts = load_prompts(prompt_args.prompts, prompt_args.prompt_limit)
     records = read_preferences(args.data) if args.data else []
-    metrics = evaluate_policies(
-        args.new, args.old, args.reward_model, prompts, gen_args,
-        heldout_texts=[r.chosen for r in records] or None, progress=True,
-    )
+    texts = None
+    if args.heldout_texts:
+        lines = Path(args.heldout_texts).read_text(encoding="utf-8").splitlines()
+        texts = [json.loads(line)["text"] for line in lines if line.strip()]
+    metrics = evaluate_policies(args.new, args.old, args.reward_model, prompts, gen_args, heldout_texts=texts,
+                                progress=True)
     if args.reward_model and records:
         metrics["reward_accuracy"] = accuracy(RewardScorer(args.reward_model), records)
     if args.out:

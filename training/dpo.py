@@ -8,11 +8,14 @@ policy, with `beta` setting how far it may move.
 * Pairs go to DPOTrainer in TRL's conversational format (it renders and tokenizes them with the
   chat template); pairs longer than `max_length` tokens are left out first, and counted.
 * The reference log-probabilities are computed once before training
-  (`precompute_ref_log_probs`): the reference is the starting policy, and no second model is kept.
+  (`precompute_ref_log_probs`): the reference is the starting policy, or `reference_path` (a
+  round anchors every round to the project's base version, so KL to it stays bounded round
+  after round). No second model is kept: the reference's trainable blocks are swapped into the
+  policy for the reference pass, then the policy's own are put back.
 * With all but the top `trainable_layers` frozen, the frozen blocks' output is computed once per
   sequence and cached (`training.trunk.CachedTrunkBackbone`) before the trainer is built: the
   reference pass and every epoch then run only the top blocks.
-* `should_stop()` is asked at every step; True raises `training.ppo.Stopped` (a cancelled round).
+* `should_stop()` is asked at every step; True raises `training.stopping.Stopped` (a cancelled round).
 """
 from __future__ import annotations
 
@@ -30,9 +33,17 @@ from transformers import PrinterCallback
 
 from training.data import PreferenceRecord, to_trl_rows
 from training.generate import encode_prompts
-from training.models import Runtime, decoder_layers, freeze_all_but_top, load_causal_lm, load_tokenizer, save_model
+from training.models import (
+    Runtime,
+    decoder_layers,
+    freeze_all_but_top,
+    load_causal_lm,
+    load_tokenizer,
+    save_model,
+)
 from training.reward.scorer import encode_pair
 from training.reward.train import _LogRelay, split_records
+from training.stopping import Stopped
 from training.trl_cpu import cpu_lm_head
 from training.trunk import CachedTrunkBackbone
 
@@ -41,8 +52,13 @@ from training.trunk import CachedTrunkBackbone
 class DPOArgs:
     """DPO hyper-parameters (every field is a `python -m training dpo --FIELD` flag)."""
 
-    policy_path: str = field(metadata={"help": "Causal LM checkpoint to start from; also the frozen reference."})
+    policy_path: str = field(metadata={"help": "Causal LM checkpoint to start from; also the frozen reference by default."})
     out_dir: str = field(metadata={"help": "Where the trained policy is saved (must not exist yet)."})
+    reference_path: str | None = field(
+        default=None,
+        metadata={"help": "Frozen reference of the DPO loss, when not the starting policy (an ancestor that differs "
+                  "from it only in the trainable blocks)."},
+    )
     metrics_path: str | None = field(default=None, metadata={"help": "JSON lines file: one line per training log."})
     seed: int = field(default=0, metadata={"help": "Seeds the data order and the held-out split."})
     beta: float = field(default=0.1, metadata={"help": "How far from the reference the policy may move (higher: less)."})
@@ -95,20 +111,11 @@ def dpo_rows(tokenizer, records: Sequence[PreferenceRecord]) -> list[dict]:
 
 
 class _Relay(_LogRelay):
-    """The reward trainer's log relay with TRL's "rewards/chosen"-style keys made flat, plus the stop
-    check at every step."""
-
-    def __init__(self, on_log, history: list[dict], metrics_file, should_stop):
-        super().__init__(on_log, history, metrics_file)
-        self.should_stop, self.stopped = should_stop, False
+    """The reward trainer's log relay with TRL's "rewards/chosen"-style keys made flat."""
 
     @staticmethod
     def key(name: str) -> str:
         return name.replace("/", "_")
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.should_stop is not None and self.should_stop():
-            self.stopped = control.should_training_stop = True
 
 
 @torch.no_grad()
@@ -131,6 +138,32 @@ def implicit_reward_accuracy(model, tokenizer, reference, rows: list[dict], beta
     return right / len(rows)
 
 
+def hold_reference(model, reference_path: str | None, runtime: Runtime) -> Callable[[], None]:
+    """Put the reference's weights into `model`'s trainable parameters; the returned function puts
+    the policy's back. The frozen ones must already be equal (they are the cached trunk). Called
+    before the trunk cache is installed, which renames the modules, not the parameters."""
+    if not reference_path:
+        return lambda: None
+    reference = load_causal_lm(reference_path, runtime).state_dict()
+    params = dict(model.named_parameters())
+    differs = [k for k, p in params.items() if not p.requires_grad and not torch.equal(p, reference[k])]
+    if differs:
+        raise ValueError(f"the reference {reference_path} differs from the policy in frozen weights ({differs[0]}, "
+                         f"{len(differs)} in all): train those layers too, or use the policy as its reference")
+    trained = [(p, p.detach().clone()) for p in params.values() if p.requires_grad]
+    with torch.no_grad():
+        for k, p in params.items():
+            if p.requires_grad:
+                p.copy_(reference[k])
+
+    def restore() -> None:
+        with torch.no_grad():
+            for p, value in trained:
+                p.copy_(value)
+
+    return restore
+
+
 def train_dpo(
     records: Sequence[PreferenceRecord],
     args: DPOArgs,
@@ -143,7 +176,6 @@ def train_dpo(
     from transformers import set_seed
     from trl import DPOConfig, DPOTrainer
 
-    from training.ppo import Stopped
 
     records = list(records)
     if not records:
@@ -192,6 +224,7 @@ def train_dpo(
         # prompt + reply with the chat template), so that the reference pass in the trainer's
         # constructor and every epoch after it run only the top blocks. The untrained model is the
         # reference. A sequence the cache lacks is computed on the spot (`misses`), never wrong.
+        restore_policy = hold_reference(model, args.reference_path, runtime)
         started = time.perf_counter()
         cache = None
         if use_cache:
@@ -201,8 +234,11 @@ def train_dpo(
             cache.install()
         cache_seconds = time.perf_counter() - started
         try:
-            trainer = DPOTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
-                                 processing_class=tokenizer, callbacks=[relay])
+            try:  # the reference pass runs in the constructor
+                trainer = DPOTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
+                                     processing_class=tokenizer, callbacks=[relay])
+            finally:
+                restore_policy()
             if not progress:
                 trainer.remove_callback(PrinterCallback)
             train_started = time.perf_counter()
@@ -214,7 +250,7 @@ def train_dpo(
         if relay.stopped:
             raise Stopped(f"stopped at step {trainer.state.global_step} of {trainer.state.max_steps}")
         model = trainer.model.eval()
-        reference = load_causal_lm(args.policy_path, runtime).eval()
+        reference = load_causal_lm(args.reference_path or args.policy_path, runtime).eval()
         held = implicit_reward_accuracy(model, tokenizer, reference, dpo_rows(tokenizer, eval_records), args.beta)
         checkpoint = save_model(model, tokenizer, args.out_dir)
         last = history[-1] if history else {}

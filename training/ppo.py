@@ -50,7 +50,13 @@ from transformers import set_seed
 
 from training.generate import Conversation, encode_prompts, sample_batch
 from training.models import (
-    Runtime, decoder_layers, freeze_all_but_top, load_causal_lm, load_reward_model, load_tokenizer, save_model,
+    Runtime,
+    decoder_layers,
+    freeze_all_but_top,
+    load_causal_lm,
+    load_reward_model,
+    load_tokenizer,
+    save_model,
 )
 from training.ppo_math import (
     AdaptiveKLController,
@@ -66,16 +72,13 @@ from training.ppo_math import (
     value_loss,
 )
 from training.reward import reward_offset_of
+from training.stopping import Stopped  # noqa: F401  (re-exported: training.ppo.Stopped)
 from training.trunk import SharedTrunk, Top, TrunkState, position_ids_from_mask, shared_depth
 
 log = logging.getLogger(__name__)
 
 RewardFn = Callable[[list[Conversation], list[str]], "torch.Tensor"]
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # a block's linear maps
-
-
-class Stopped(Exception):
-    """`should_stop` asked the run to end (a cancelled round): nothing was saved."""
 
 
 @dataclass

@@ -61,8 +61,6 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[Conversatio
     seen: set[str] = set()
     prompts: list[Conversation] = []
     for where, row in numbered:
-        if isinstance(row.get("prompt"), str) and row["prompt"].startswith("["):
-            row = {**row, "prompt": json.loads(row["prompt"])}  # Parquet keeps conversations as JSON text
         conversation = _conversation(row, where)
         key = json.dumps(conversation, sort_keys=True)
         if key not in seen:

@@ -1,33 +1,14 @@
-"""The Celery app, configured from Django settings (CELERY_* names) and three queues.
-
-default: light work (snapshot, deploy); generate: inference; train: GPU work, one at a time
-(run that worker with --concurrency 1).
-"""
+"""The worker side of the Celery app (webapp/config/celery.py): torch's thread count in every
+worker process, and the background check that resumes stages whose worker died."""
 from __future__ import annotations
 
-import os
+import logging
 
-from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_init, worker_process_init, worker_ready
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.config.settings")
+from webapp.config.celery import app
 
-app = Celery("prefloop")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.update(
-    task_default_queue="default",
-    task_routes={
-        "workers.tasks.reward.*": {"queue": "train"},
-        "workers.tasks.policy.*": {"queue": "train"},
-        "workers.tasks.evaluate.*": {"queue": "train"},
-        "workers.tasks.generate.*": {"queue": "generate"},
-    },
-    task_acks_late=True,  # a worker that dies mid-stage leaves the message for another
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,  # long tasks: never hoard messages
-    broker_connection_retry_on_startup=True,
-    task_track_started=True,
-)
+log = logging.getLogger(__name__)
 app.autodiscover_tasks(["workers.tasks"], related_name=None)
 
 
@@ -35,8 +16,14 @@ app.autodiscover_tasks(["workers.tasks"], related_name=None)
 @worker_process_init.connect
 def _torch_threads(**_) -> None:
     """Every worker process (the solo pool's main process, or each prefork child) sets torch's threads."""
-    import logging
-
     from training.threads import configure_threads
 
-    logging.getLogger(__name__).info("torch threads: %d", configure_threads())
+    log.info("torch threads: %d", configure_threads())
+
+
+@worker_ready.connect
+def _start_recovery(sender=None, **_) -> None:
+    """Each worker watches for dead stages itself: the documented worker command is all it takes."""
+    from workers.recovery import start_recovery
+
+    start_recovery(getattr(sender, "hostname", "") or "worker")

@@ -7,9 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-# still plain synchronous code, so Django's async-safety guard is switched off here only.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch) -> None:
+    """Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
+    plain synchronous code, so Django's async-safety guard is off for browser tests, and only
+    while one runs."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

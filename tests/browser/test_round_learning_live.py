@@ -17,7 +17,7 @@ def test_verdict_and_samples_appear_without_a_reload(transactional_db, settings,
     project = factories.make_project(annotators=[user])
     v0 = factories.make_policy(project, 0)
     _, training_round = learned.trained_version(
-        project, 1, v0, {"reward": learned.reward()}, status=PolicyVersion.Status.TRAINING, state="evaluate"
+        project, 1, v0, {"reward": learned.reward()}, status=PolicyVersion.Status.READY, state="evaluate"
     )
     page.goto(f"{live_server.url}/login/?next=/p/{project.slug}/rounds/1/")
     page.fill("input[name=username]", "ann")

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from tests.platform_factories import project_with_comparisons
 from webapp.annotation.models import Comparison, Judgment
 from webapp.catalog import services
 from webapp.catalog.models import PolicyVersion
-from django.contrib.auth import get_user_model
 
 pytestmark = pytest.mark.django_db
 

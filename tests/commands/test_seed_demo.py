@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from training.models import build_tiny_model
+from tests.tiny_models import build_tiny_model
 from webapp.annotation.models import Comparison
 from webapp.catalog.models import PolicyVersion, Prompt
 from webapp.projects.models import Project

@@ -17,7 +17,7 @@ def always_b(prompt, response_a, response_b):
 
 
 def test_shorter_rule_prefers_shorter_in_stored_terms():
-    project = project_with_comparisons(5)
+    project_with_comparisons(5)
     call_command("simulate_annotators", "--project", "demo", "--judgments", "3")
     judgments = Judgment.objects.all()
     assert judgments.count() == 3

@@ -90,7 +90,8 @@ def test_trl_export_trains_with_reward_trainer(project, tmp_path):
     from trl import RewardConfig, RewardTrainer
     from trl.data_utils import is_conversational
 
-    from training.models import build_tiny_model, load_tokenizer
+    from tests.tiny_models import build_tiny_model
+    from training.models import load_tokenizer
 
     path, _ = export_preferences(project, "trl", tmp_path / "prefs.jsonl")
     dataset = load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))

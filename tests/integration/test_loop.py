@@ -12,17 +12,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from training.models import build_tiny_model
+from tests.tiny_models import build_tiny_model
 from webapp.annotation.judges import shorter
 from webapp.annotation.models import Comparison
 from webapp.annotation.simulate import simulate
+from webapp.catalog.generation import generate_comparisons
 from webapp.catalog.models import PolicyVersion, Prompt
+from webapp.catalog.services import create_base_policy
 from webapp.datasets.services import sha256_file
 from webapp.projects.models import Project
 from webapp.rounds import services
 from webapp.rounds.models import TrainingRound
-from workers.bootstrap import create_base_policy
-from workers.tasks.generate import generate_comparisons
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -85,7 +85,9 @@ def test_whole_loop_through_celery(celery_worker_process, settings, tmp_path):
     # The snapshot is the immutable dataset the reward model trained on.
     assert training_round.dataset_counts["pairs"] >= 4
     assert sha256_file(Path(training_round.dataset_path)) == training_round.dataset_sha256
-    assert 0.0 <= training_round.metrics["reward"]["eval_accuracy"] <= 1.0
+    reward = training_round.metrics["reward"]
+    right = reward["eval_accuracy"] * reward["pairs_eval"]  # a share of the held-out pairs, counted
+    assert reward["pairs_eval"] >= 1 and right == pytest.approx(round(right))
     assert "win_rate" in training_round.metrics["evaluation"]
     assert training_round.events.filter(stage="policy").exists()
     # The next comparisons put the new version against its parent; stale unjudged ones are retired.

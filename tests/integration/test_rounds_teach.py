@@ -14,18 +14,18 @@ import math
 import time
 
 import pytest
-
 import torch
 
+from tests.tiny_models import build_tiny_model
 from training.generate import GenerateArgs, encode_prompts, generate_from_checkpoint, left_pad
-from training.models import Runtime, build_tiny_model, load_causal_lm, load_tokenizer, save_model
+from training.models import Runtime, load_causal_lm, load_tokenizer, save_model
 from webapp.annotation.simulate import simulate
+from webapp.catalog.generation import generate_comparisons
 from webapp.catalog.models import Prompt
+from webapp.catalog.services import create_base_policy
 from webapp.projects.models import Project
 from webapp.rounds import services
 from webapp.rounds.models import TrainingRound
-from workers.bootstrap import create_base_policy
-from workers.tasks.generate import generate_comparisons
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -103,7 +103,7 @@ def test_win_inside_the_noise_band_says_no_measurable_change(client, member, pro
 
 def test_panel_waits_for_the_evaluate_stage(client, member, project, v0):
     _, training_round = learned.trained_version(
-        project, 1, v0, {"reward": learned.reward()}, status=PolicyVersion.Status.TRAINING, state="policy"
+        project, 1, v0, {"reward": learned.reward()}, status=PolicyVersion.Status.READY, state="policy"
     )
     html = page_for(client, member, training_round)
     assert "The verdict appears here once the evaluate stage has compared v1 with v0" in html

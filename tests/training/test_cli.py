@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiny_models import build_tiny_model
 from training.__main__ import main
 from training.data import PreferenceRecord, write_trl_conversational
-from training.models import build_tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,8 +65,13 @@ def test_reward_then_ppo_then_evaluate_on_an_exported_file(tmp_path):
                       "--max_new_tokens", "5", "--out", str(tmp_path / "answers.jsonl"))
     assert answers["answers"] == 3
 
+    heldout = tmp_path / "reference.jsonl"
+    heldout.write_text("".join(json.dumps({"text": t}) + "\n" for t in ["the sky is blue", "a short and kind answer"]))
     metrics = run_cli("evaluate", "--new", ppo["checkpoint"], "--old", str(base), "--reward_model",
                       reward["checkpoint"], "--prompts", str(data), "--prompt_limit", "4", "--data", str(data),
-                      "--max_new_tokens", "6", "--out", str(tmp_path / "eval.json"))
-    assert 0.0 <= metrics["win_rate"] <= 1.0 and metrics["kl"] >= -1e-3
-    assert 0.0 <= metrics["reward_accuracy"]["accuracy"] <= 1.0
+                      "--heldout_texts", str(heldout), "--max_new_tokens", "6", "--out", str(tmp_path / "eval.json"))
+    assert metrics["new_perplexity"] > 1.0 and metrics["old_perplexity"] > 1.0  # computed on the reference texts
+    assert metrics["kl"] >= -1e-3
+    assert (metrics["win_rate"] * 2 * 4) == pytest.approx(round(metrics["win_rate"] * 8))  # 4 prompts, ties half
+    held = metrics["reward_accuracy"]
+    assert held["pairs"] == 16 and held["accuracy"] * 16 == pytest.approx(round(held["accuracy"] * 16))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.dpo import DPOArgs, dpo_rows, train_dpo
-from training.models import build_tiny_model, load_causal_lm, load_tokenizer
-from training.reward.scorer import encode_pair
+from tests.tiny_models import build_tiny_model
 from tests.training.test_reward import marker_records
+from training.dpo import DPOArgs, dpo_rows, train_dpo
+from training.models import load_causal_lm, load_tokenizer
+from training.reward.scorer import encode_pair
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +75,28 @@ def test_the_cpu_lm_head_gives_trls_losses(tiny, tmp_path):
     import trl.trainer.utils as trl_utils
 
     assert trl_utils._ChunkedLogProbFunction.__name__ == "ChunkedLogProbFunction"  # restored afterwards
+
+
+def test_an_ancestor_as_reference_anchors_the_loss(tiny, tmp_path):
+    """A round anchored to v0: DPO from v1 measures its log-ratios against v0, so the pairs v1
+    already prefers start with a margin (loss below log 2) instead of from zero."""
+    records = marker_records(32, seed=8)
+    common = dict(beta=0.1, learning_rate=1e-3, batch_size=8, eval_fraction=0.0, trainable_layers=1)
+    v1 = train_dpo(records, DPOArgs(policy_path=str(tiny), out_dir=str(tmp_path / "v1"), epochs=4, **common),
+                   progress=False).checkpoint
+    from_parent = train_dpo(records, DPOArgs(policy_path=str(v1), out_dir=str(tmp_path / "a"), epochs=1, **common),
+                            progress=False)
+    anchored = train_dpo(records, DPOArgs(policy_path=str(v1), reference_path=str(tiny), out_dir=str(tmp_path / "b"),
+                                          epochs=1, **common), progress=False)
+    assert from_parent.history[0]["loss"] == pytest.approx(0.6931, abs=1e-3)  # reference = itself: no margin yet
+    # v1's preference for the chosen replies counts from the start
+    assert anchored.history[0]["loss"] < from_parent.history[0]["loss"] - 0.05
+    assert anchored.history[0]["rewards_margins"] > 0.05 and from_parent.history[0]["rewards_margins"] == pytest.approx(0, abs=1e-4)
+
+
+def test_a_reference_that_differs_in_frozen_blocks_is_refused(tiny, tmp_path):
+    other = build_tiny_model(tmp_path / "other", seed=1)
+    args = DPOArgs(policy_path=str(tiny), reference_path=str(other), out_dir=str(tmp_path / "p"), trainable_layers=1)
+    with pytest.raises(ValueError, match="differs from the policy in frozen weights"):
+        train_dpo(marker_records(8), args, progress=False)
+    assert not (tmp_path / "p").exists()

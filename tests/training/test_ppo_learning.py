@@ -11,9 +11,10 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from training.generate import encode_prompts, left_pad
-from training.models import Runtime, build_tiny_model, load_causal_lm, load_reward_model, load_tokenizer
+from tests.tiny_models import build_tiny_model
 from training.forward import policy_forward, value_forward
+from training.generate import encode_prompts, left_pad
+from training.models import Runtime, load_causal_lm, load_reward_model, load_tokenizer
 from training.ppo import PPOArgs, train_ppo
 from training.ppo_math import logprobs_from_logits
 

@@ -7,28 +7,18 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from training.models import Runtime, convert_base_model, load_causal_lm, load_tokenizer
+from training.models import Runtime, load_causal_lm, load_tokenizer
 from training.ppo import PPOArgs, train_ppo
 
 pytestmark = pytest.mark.slow
 
 CPU = Runtime.detect(prefer_cpu=True)
-SMOL_DIR = Path(__file__).resolve().parents[2] / "var" / "models" / "smollm2-v0"
 PROMPTS = [
     [{"role": "user", "content": "What is the capital of France?"}],
     [{"role": "user", "content": "Write a haiku about rain."}],
     [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Why is the sky blue?"}],
     [{"role": "user", "content": "Hi!"}, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Tell me a fact."}],
 ]
-
-
-@pytest.fixture(scope="session")
-def smollm2() -> Path:
-    """The bundled SmolLM2 as a plain HF checkpoint, converted once and cached under var/models."""
-    if not (SMOL_DIR / "config.json").exists():
-        SMOL_DIR.parent.mkdir(parents=True, exist_ok=True)
-        convert_base_model("bundled", SMOL_DIR)
-    return SMOL_DIR
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,13 @@ import json
 
 import pytest
 
-from training.data import PreferenceRecord, write_hh, write_parquet, write_trl_conversational, write_trl_standard
+from training.data import (
+    PreferenceRecord,
+    write_hh,
+    write_parquet,
+    write_trl_conversational,
+    write_trl_standard,
+)
 from training.prompts import load_prompts
 
 RECORDS = [
@@ -40,3 +46,9 @@ def test_bad_line_is_named(tmp_path):
     path.write_text(json.dumps({"prompt": "a"}) + "\n" + json.dumps({"text": "x"}) + "\n")
     with pytest.raises(ValueError, match="line 2: no prompt"):
         load_prompts(path)
+
+
+def test_a_prompt_text_that_starts_with_a_bracket_is_text(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"prompt": "[citation needed] who said it?"}) + "\n")
+    assert load_prompts(path) == [[{"role": "user", "content": "[citation needed] who said it?"}]]

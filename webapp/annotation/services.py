@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -26,7 +26,6 @@ from django.utils import timezone
 from webapp.annotation.models import Assignment, Comparison, Judgment
 from webapp.projects.models import Project
 
-ShownChoice = Literal["left", "right", "tie", "both_bad"]
 SHOWN_CHOICES: tuple[str, ...] = ("left", "right", "tie", "both_bad")
 # A lease candidate can be lost to a concurrent leaser between the filter and the lock; how
 # many candidates one call tries before giving up (each retry is one indexed query).
@@ -326,7 +325,7 @@ def queue_stats(project: Project, user: AbstractBaseUser | None = None, now: dat
     """Queue state for the project and annotate pages.
 
     Keys: pending, complete, retired, open_leases, judgments, judgments_today,
-    annotators (list of {annotator, judgments, today, seconds_median}), and, given a user,
+    annotators (list of {annotator, judgments, today}), and, given a user,
     user_today, user_total and user_available.
     """
     now = now or timezone.now()
@@ -379,8 +378,8 @@ def agreement(project: Project) -> dict[str, Any]:
     B much better = +3, tie = 0, both-bad left out). Alpha is None where undefined (too few
     items, or every judgment identical). `pairwise` is the plain share of agreeing pairs.
     """
-    import numpy as np
     import krippendorff
+    import numpy as np
 
     multi = (
         Comparison.objects.filter(project=project)

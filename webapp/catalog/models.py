@@ -33,11 +33,9 @@ class Prompt(models.Model):
 
 class PolicyVersion(models.Model):
     class Status(models.TextChoices):
-        TRAINING = "training"
-        READY = "ready"
-        ACTIVE = "active"
-        RETIRED = "retired"
-        FAILED = "failed"
+        READY = "ready"  # trained, not serving
+        ACTIVE = "active"  # serving: the project's active_policy
+        RETIRED = "retired"  # served before
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="policies")
     number = models.PositiveIntegerField()
@@ -61,7 +59,6 @@ class Response(models.Model):
     policy = models.ForeignKey(
         PolicyVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="responses"
     )
-    external_model = models.CharField(max_length=200, blank=True, help_text="When not from a policy version.")
     text = models.TextField()
     generation = models.JSONField(default=dict, blank=True, help_text="Sampling settings used.")
     token_count = models.PositiveIntegerField(default=0)

@@ -36,6 +36,15 @@ def register_policy(
     )
 
 
+def lineage_root(policy: PolicyVersion) -> PolicyVersion:
+    """The version `policy` descends from that has no parent: the project's base (v0)."""
+    seen = {policy.pk}
+    while policy.parent_id is not None and policy.parent_id not in seen:
+        policy = policy.parent
+        seen.add(policy.pk)
+    return policy
+
+
 def deploy(policy: PolicyVersion) -> None:
     """Make `policy` the project's active policy: the only place that changes it, atomically."""
     with transaction.atomic():
@@ -51,6 +60,22 @@ def deploy(policy: PolicyVersion) -> None:
         Comparison.objects.filter(project=project, status=Comparison.Status.PENDING, judgments__isnull=True).exclude(
             response_a__policy=policy
         ).update(status=Comparison.Status.RETIRED)
+
+
+def create_base_policy(project: Project, base_model: str) -> PolicyVersion:
+    """Convert `base_model` (bundled SmolLM2, a path or a hub id) and deploy it as version 0.
+
+    Idempotent: an existing version 0 is returned as it is.
+    """
+    from training.models import convert_base_model  # torch: only when called
+
+    existing = PolicyVersion.objects.filter(project=project, number=0).first()
+    if existing is not None:
+        return existing
+    checkpoint = convert_base_model(base_model, policy_dir(project, 0))
+    policy = register_policy(project, checkpoint, base_model, parent=None, number=0)
+    deploy(policy)
+    return policy
 
 
 def prompts_for_comparisons(project: Project, count: int, seed: int = 0) -> list[Prompt]:

@@ -116,11 +116,21 @@ STATICFILES_DIRS = [BASE_DIR / "webapp" / "static"]
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True) if STATIC_ROOT.is_relative_to(VAR_DIR) else None
 
-# Celery: the broker is Redis; tasks are routed to three queues (see workers/celery_app.py).
+# Celery: the broker is Redis; tasks are routed to three queues (see webapp/config/celery.py).
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Redis hands an unacknowledged message to another worker only after this many seconds. It must
+# exceed the longest stage (a reward stage has taken 57 minutes), or a slow stage runs twice;
+# a dead worker's stage does not wait for it: the stale check below resumes it.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600)))
+
+# Rounds: a running stage beats every few seconds; one silent for PREFLOOP_STALE_AFTER seconds
+# (or whose process is gone from this host) is resumed by a worker (rounds/recovery.py).
+PREFLOOP_STALE_AFTER = float(os.environ.get("PREFLOOP_STALE_AFTER", "600"))
+PREFLOOP_HEARTBEAT_SECONDS = float(os.environ.get("PREFLOOP_HEARTBEAT_SECONDS", str(min(30.0, PREFLOOP_STALE_AFTER / 5))))
+PREFLOOP_RECOVERY_SECONDS = float(os.environ.get("PREFLOOP_RECOVERY_SECONDS", str(min(60.0, PREFLOOP_STALE_AFTER / 4))))
 
 # Annotation
 ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "900"))

@@ -18,20 +18,26 @@ from webapp.projects.models import Project
 PAIR_CHOICES = (Judgment.Choice.A, Judgment.Choice.B)
 
 
-def _judgments(project: Project, before: datetime | None = None):
+def _judgments(project: Project, before: datetime | None = None, after: datetime | None = None):
     judgments = Judgment.objects.filter(comparison__project=project)
     if before is not None:
         judgments = judgments.filter(created__lte=before)
+    if after is not None:
+        judgments = judgments.filter(created__gt=after)
     return judgments
 
 
-def count_pairs(project: Project) -> int:
-    """Judgments that make a chosen/rejected pair (ties and both-bad make none)."""
-    return _judgments(project).filter(choice__in=PAIR_CHOICES).count()
+def count_pairs(project: Project, after: datetime | None = None) -> int:
+    """Judgments (made after `after`, when given) that make a chosen/rejected pair (ties and
+    both-bad make none)."""
+    return _judgments(project, after=after).filter(choice__in=PAIR_CHOICES).count()
 
 
-def preference_records(project: Project, before: datetime | None = None) -> tuple[list, dict[str, int]]:
-    """Every A-or-B judgment as a training.data.PreferenceRecord, oldest first, plus counts.
+def preference_records(
+    project: Project, before: datetime | None = None, after: datetime | None = None
+) -> tuple[list, dict[str, int]]:
+    """Every A-or-B judgment in (after, before] as a training.data.PreferenceRecord, oldest first,
+    plus counts.
 
     One record per judgment: with overlap > 1 a comparison judged the same way twice counts
     twice, which weights agreed pairs up; disagreeing judgments cancel in the loss.
@@ -39,7 +45,7 @@ def preference_records(project: Project, before: datetime | None = None) -> tupl
     from training.data import PreferenceRecord
 
     judgments = (
-        _judgments(project, before)
+        _judgments(project, before, after)
         .select_related("comparison__prompt", "comparison__response_a", "comparison__response_b")
         .order_by("id")
     )
@@ -87,15 +93,17 @@ class Snapshot:
     counts: dict[str, int]
 
 
-def write_snapshot(project: Project, round_number: int, before: datetime) -> Snapshot:
-    """Write the judgments made up to `before` as an immutable TRL dataset file.
+def write_snapshot(
+    project: Project, round_number: int, before: datetime, after: datetime | None = None
+) -> Snapshot:
+    """Write the judgments made in (after, before] as an immutable TRL dataset file.
 
     The file is written once (to a temp name, then renamed) and made read-only; its sha256 is
     stored on the round so anyone can check that a reward model came from exactly this data.
     """
     from training.data import write_trl_conversational
 
-    records, counts = preference_records(project, before)
+    records, counts = preference_records(project, before, after)
     directory = Path(settings.ARTIFACT_ROOT) / project.slug / f"round-{round_number:04d}"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "preferences.jsonl"

@@ -12,7 +12,7 @@ class Project(models.Model):
     overlap = models.PositiveSmallIntegerField(
         default=1, help_text="Distinct annotators who judge each comparison."
     )
-    # The active policy changes only through rounds.services.deploy (atomically).
+    # The active policy changes only through catalog.services.deploy (atomically).
     active_policy = models.ForeignKey(
         "catalog.PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -2,8 +2,8 @@
 
 The training dataclasses (training.reward.RewardArgs, training.ppo.PPOArgs,
 training.generate.GenerateArgs) hold the library defaults; these are the platform defaults,
-chosen so one round with SmolLM2-135M finishes in about ten minutes on 2 CPU cores (see the
-README's "Round cost" table). A project overrides any of them in Project.training_config, and a
+chosen for a round of SmolLM2-135M on a small CPU machine (what they cost and teach is measured
+in benchmarks/README.md, not here). A project overrides any of them in Project.training_config, and a
 round can be started with further overrides; the merged result is stored on the round.
 """
 from __future__ import annotations
@@ -22,6 +22,12 @@ DEFAULTS: dict[str, Any] = {
         "eval_prompts": 24,  # eval-split prompts for the win rate, KL and samples of the evaluate stage
         "next_comparisons": 48,  # prompts that get a new pair of responses after deploy
         "pairing": "parent",  # next pairs: new policy vs its parent ("parent") or two samples of it ("policy")
+        # new: train on the judgments made since the last finished round (each trains once; the
+        # round's cost stays flat as the project grows); all: on every judgment of the project.
+        "judgments": "new",
+        # DPO's frozen reference: the round's starting policy ("parent"), or the project's base
+        # version ("base"), so that every round is anchored to v0 and its KL to v0 stays bounded.
+        "reference": "parent",
     },
     "reward": {"max_length": 384, "epochs": 4, "trainable_layers": 4, "learning_rate": 3e-4, "batch_size": 8},
     "ppo": {"max_new_tokens": 64, "trainable_layers": 4, "total_episodes": 320, "rollout_batch_size": 64,
@@ -35,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
 SECTIONS = tuple(DEFAULTS)
 ALGORITHMS = ("auto", "ppo", "dpo")
 PAIRINGS = ("parent", "policy")
+JUDGMENT_WINDOWS = ("new", "all")
+REFERENCES = ("parent", "base")
 
 
 class ConfigError(ValueError):
@@ -55,4 +63,10 @@ def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
         raise ConfigError(f"round.algorithm must be one of {', '.join(ALGORITHMS)}, not {merged['round']['algorithm']!r}")
     if merged["round"]["pairing"] not in PAIRINGS:
         raise ConfigError(f"round.pairing must be one of {', '.join(PAIRINGS)}, not {merged['round']['pairing']!r}")
+    if merged["round"]["judgments"] not in JUDGMENT_WINDOWS:
+        raise ConfigError(
+            f"round.judgments must be one of {', '.join(JUDGMENT_WINDOWS)}, not {merged['round']['judgments']!r}"
+        )
+    if merged["round"]["reference"] not in REFERENCES:
+        raise ConfigError(f"round.reference must be one of {', '.join(REFERENCES)}, not {merged['round']['reference']!r}")
     return merged

@@ -18,6 +18,9 @@ class TrainingRound(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    # The states a round ends in; any other state is an active round (the one definition).
+    FINISHED = frozenset({State.DONE, State.FAILED, State.CANCELLED})
+
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="rounds")
     number = models.PositiveIntegerField()
     # Changed only by rounds.state_machine.
@@ -40,6 +43,13 @@ class TrainingRound(models.Model):
     # {state: ISO time the round entered it}, written by rounds.state_machine: stage durations.
     timeline = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # Recovery (rounds.state_machine): which try of the current stage this is; the running stage's
+    # last sign of life (a queued round: when it was last sent); who runs it ("host:pid:start", or
+    # a claim by recovery); the stage the round was in when it failed or was cancelled (retry).
+    attempt = models.PositiveIntegerField(default=0)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    runner = models.CharField(max_length=200, blank=True)
+    stopped_stage = models.CharField(max_length=16, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
@@ -50,7 +60,7 @@ class TrainingRound(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.state not in {self.State.DONE, self.State.FAILED, self.State.CANCELLED}
+        return self.state not in self.FINISHED
 
     def __str__(self) -> str:
         return f"{self.project.slug} round {self.number}"

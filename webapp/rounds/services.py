@@ -1,14 +1,18 @@
 """Starting rounds and recording what their stages report."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
 
+from webapp.catalog import services as catalog
+from webapp.catalog.models import PolicyVersion
 from webapp.datasets.services import count_pairs
 from webapp.projects.models import Project
 from webapp.rounds import config as round_config
+from webapp.rounds import dispatch, state_machine
 from webapp.rounds.models import RoundEvent, TrainingRound
 from webapp.rounds.state_machine import TERMINAL
 
@@ -18,7 +22,10 @@ class RoundError(Exception):
 
 
 def start_round(project: Project, user=None, overrides: dict[str, Any] | None = None) -> TrainingRound:
-    """Create round N+1 and queue its pipeline once the transaction commits."""
+    """Create round N+1 and send its pipeline once the transaction commits.
+
+    When the broker cannot be reached the round is marked failed at once, with the reason, so it
+    never blocks the project as a round queued for good; `retry_round` sends it later."""
     try:
         config = round_config.merge(project.training_config, overrides)
     except round_config.ConfigError as exc:
@@ -31,10 +38,13 @@ def start_round(project: Project, user=None, overrides: dict[str, Any] | None = 
             raise RoundError(f"round {active.number} is still {active.state}; wait for it or cancel it")
         if project.active_policy_id is None:
             raise RoundError("the project has no active policy yet")
-        pairs = count_pairs(project)
+        since = judgments_since(project, config)
+        pairs = count_pairs(project, after=since.created if since else None)
         if pairs < config["round"]["min_pairs"]:
+            window = (f" judged since round {since.number} (round.judgments is \"new\"; "
+                      f"{count_pairs(project)} in all)" if since else "")
             raise RoundError(
-                f"only {pairs} usable preference pairs (A or B better); "
+                f"only {pairs} usable preference pairs (A or B better){window}; "
                 f"a round needs at least {config['round']['min_pairs']}"
             )
         number = (project.rounds.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -47,14 +57,81 @@ def start_round(project: Project, user=None, overrides: dict[str, Any] | None = 
             progress={"stage": "queued", "done": 0, "total": 0, "message": "waiting for a worker"},
         )
         round_id = training_round.pk
-        transaction.on_commit(lambda: _enqueue(round_id))
+        transaction.on_commit(lambda: _send(round_id, TrainingRound.State.QUEUED))
     return training_round
 
 
-def _enqueue(round_id: int) -> None:
-    from workers.pipeline import enqueue_round  # the web world hands over to the workers here
+def _send(round_id: int, stage: str) -> None:
+    try:
+        dispatch.send(round_id, stage)
+    except dispatch.QueueUnavailable as exc:
+        state_machine.fail(round_id, f"Not sent to the workers: {exc}. Retry the round once the queue is back.")
 
-    enqueue_round(round_id)
+
+def latest_round(project: Project) -> TrainingRound | None:
+    return project.rounds.order_by("-number").first()
+
+
+def retry_round(project: Project) -> TrainingRound:
+    """Run the project's latest round again from the stage where it failed or was cancelled.
+
+    Only the latest round, and only while the project still serves the policy it started from:
+    otherwise its result would replace a newer policy."""
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        training_round = latest_round(project)
+        if training_round is None:
+            raise RoundError("the project has no round to retry")
+        if training_round.state not in (TrainingRound.State.FAILED, TrainingRound.State.CANCELLED):
+            raise RoundError(f"round {training_round.number} is {training_round.state}; only a failed or "
+                             "cancelled round can be retried")
+        if training_round.policy_in_id != project.active_policy_id:
+            raise RoundError(f"round {training_round.number} started from a policy that is no longer active; "
+                             "start a new round instead")
+        stage = state_machine.reopen(training_round.pk, by="retry")
+        round_id = training_round.pk
+        transaction.on_commit(lambda: _send(round_id, stage))
+    training_round.refresh_from_db()
+    return training_round
+
+
+def cancel_round(project: Project) -> TrainingRound:
+    """Cancel the project's running round; its stage stops at the next training step."""
+    training_round = project.rounds.exclude(state__in=TERMINAL).order_by("-number").first()
+    if training_round is None or not state_machine.cancel(training_round.pk):
+        raise RoundError("no round of this project is running")
+    training_round.refresh_from_db()
+    return training_round
+
+
+def activate_policy(project: Project, number: int) -> PolicyVersion:
+    """Serve policy version `number` (roll back or forward); refused while a round runs, whose
+    deploy would replace it."""
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project.pk)
+        active = project.rounds.exclude(state__in=TERMINAL).first()
+        if active is not None:
+            raise RoundError(f"round {active.number} is {active.state}; cancel it or let it finish first")
+        policy = PolicyVersion.objects.filter(project=project, number=number).first()
+        if policy is None:
+            raise RoundError(f"the project has no policy version {number}")
+        if not Path(policy.checkpoint).is_dir():
+            raise RoundError(f"v{number}'s checkpoint is missing ({policy.checkpoint})")
+        catalog.deploy(policy)
+    return policy
+
+
+def judgments_since(project: Project, config: dict[str, Any]) -> TrainingRound | None:
+    """The finished round whose snapshot the next round starts after, or None to train on all.
+
+    With `round.judgments` "new" (the default) every judgment trains the policy once, in the
+    first round after it was made, starting from the policy that generated it: a round's cost
+    stays flat as the project grows, and the policy is not pulled again and again towards old
+    pairs of answers it no longer gives. A failed or cancelled round used nothing up.
+    """
+    if config["round"].get("judgments", "new") == "all":
+        return None
+    return project.rounds.filter(state=TrainingRound.State.DONE).order_by("-number").first()
 
 
 def report_progress(round_id: int, stage: str, done: int, total: int, message: str = "") -> None:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:number>/progress/", views.progress, name="progress"),
     path("<int:number>/summary/", views.summary, name="summary"),
     path("<int:number>/cancel/", views.cancel, name="cancel"),
+    path("<int:number>/retry/", views.retry, name="retry"),
 ]

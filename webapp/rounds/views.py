@@ -1,4 +1,4 @@
-"""Round list, start and cancel buttons, and the live round page."""
+"""Round list, start, cancel and retry buttons, and the live round page."""
 from __future__ import annotations
 
 from django.contrib import messages
@@ -32,7 +32,11 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     except services.RoundError as exc:
         messages.error(request, f"Round not started: {exc}")
         return redirect("projects:detail", slug=slug)
-    messages.success(request, f"Round {training_round.number} queued.")
+    training_round.refresh_from_db()  # sending happens on commit, and may have failed
+    if training_round.state == TrainingRound.State.FAILED:
+        messages.error(request, f"Round {training_round.number} not started: {error_summary(training_round.error)}")
+    else:
+        messages.success(request, f"Round {training_round.number} queued.")
     return redirect("rounds:detail", slug=slug, number=training_round.number)
 
 
@@ -42,8 +46,39 @@ def cancel(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     project = project_for(request.user, slug, check=can_manage)
     training_round = get_object_or_404(TrainingRound, project=project, number=number)
     if state_machine.cancel(training_round.pk):
-        messages.info(request, f"Round {number} cancelled; the running stage stops at its end.")
+        messages.info(request, f"Round {number} cancelled; its running stage stops at its next step.")
     return redirect("rounds:detail", slug=slug, number=number)
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    project = project_for(request.user, slug, check=can_manage)
+    training_round = get_object_or_404(TrainingRound, project=project, number=number)
+    if services.latest_round(project) != training_round:
+        messages.error(request, f"Round {number} is not the latest round; only the latest can be retried.")
+        return redirect("rounds:detail", slug=slug, number=number)
+    try:
+        training_round = services.retry_round(project)
+    except services.RoundError as exc:
+        messages.error(request, f"Round {number} not retried: {exc}")
+        return redirect("rounds:detail", slug=slug, number=number)
+    training_round.refresh_from_db()
+    if training_round.state == TrainingRound.State.FAILED:
+        messages.error(request, f"Round {number} not retried: {error_summary(training_round.error)}")
+    else:
+        messages.success(request, f"Round {number} sent again from {training_round.state}.")
+    return redirect("rounds:detail", slug=slug, number=number)
+
+
+def error_summary(error: str) -> str:
+    """The first line of a round's error: what happened, in words (the traceback follows it)."""
+    return error.strip().splitlines()[0] if error.strip() else ""
+
+
+def error_for(user, training_round: TrainingRound) -> str:
+    """Staff see the whole error with its traceback; everyone else its first line."""
+    return training_round.error if user.is_staff else error_summary(training_round.error)
 
 
 def _round(project, number: int) -> TrainingRound:
@@ -64,6 +99,9 @@ def detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "round": training_round,
             "stages": state_machine.PIPELINE[1:-1],
             "can_manage": can_manage(request.user, project),
+            "can_retry": training_round.state in (TrainingRound.State.FAILED, TrainingRound.State.CANCELLED)
+            and services.latest_round(project) == training_round,
+            "round_error": error_for(request.user, training_round),
             **learning.round_summary(training_round),
         },
     )
@@ -92,7 +130,8 @@ def progress(request: HttpRequest, slug: str, number: int) -> JsonResponse:
             "active": training_round.is_active,
             "progress": training_round.progress,
             "metrics": training_round.metrics,
-            "error": training_round.error,
+            "error": error_for(request.user, training_round),
+            "attempt": training_round.attempt,
             "policy_out": training_round.policy_out.number if training_round.policy_out else None,
             "curves": services.curves(training_round),
         }

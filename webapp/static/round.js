@@ -65,7 +65,8 @@
     const p = data.progress || {};
     bar.max = p.total || 1;
     bar.value = p.total ? p.done : (data.active ? 0 : 1);
-    text.textContent = (p.stage || "") + (p.total ? ` ${p.done}/${p.total}` : "") + (p.message ? " · " + p.message : "");
+    const retried = data.active && data.attempt > 1 && !(p.message || "").includes("attempt") ? ` · attempt ${data.attempt}` : "";
+    text.textContent = (p.stage || "") + (p.total ? ` ${p.done}/${p.total}` : "") + (p.message ? " · " + p.message : "") + retried;
     const policyOut = document.getElementById("policy-out");
     if (data.policy_out !== null && policyOut.textContent.trim() !== "v" + data.policy_out) policyOut.textContent = "v" + data.policy_out;
     const err = document.getElementById("round-error");
@@ -101,11 +102,19 @@
     } catch (e) { return false; }
   }
 
+  // The page's buttons (cancel, retry) depend on the state it was rendered in: a round that stops
+  // while the page watches it reloads once, so the retry button appears.
+  const loadedState = document.getElementById("round-state").textContent.trim();
+
   async function poll() {
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" } });
       if (response.ok) {
         const data = await response.json();
+        if ((data.state === "failed" || data.state === "cancelled") && loadedState !== data.state) {
+          window.location.reload();
+          return;
+        }
         render(data);
         const summaryCurrent = await refreshSummary(data);
         if (!data.active && summaryCurrent) return;  // finished: one final render, then stop polling

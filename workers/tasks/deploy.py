@@ -10,5 +10,5 @@ def deploy_policy(round_id: int) -> None:
     from webapp.catalog.services import deploy
     from webapp.rounds.models import TrainingRound
 
-    with run_stage(round_id, TrainingRound.State.DEPLOY) as training_round:
-        deploy(training_round.policy_out)
+    with run_stage(round_id, TrainingRound.State.DEPLOY) as stage:
+        deploy(stage.round.policy_out)  # one transaction; deploying the same version twice is a no-op

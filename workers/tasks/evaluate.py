@@ -14,7 +14,10 @@ def evaluate_policy(round_id: int) -> None:
     from webapp.rounds.models import TrainingRound
     from webapp.rounds.services import add_metrics
 
-    with run_stage(round_id, TrainingRound.State.EVALUATE) as training_round:
+    with run_stage(round_id, TrainingRound.State.EVALUATE) as stage:
+        training_round = stage.round
+        if "evaluation" in training_round.metrics:
+            return  # an earlier attempt evaluated this round's policy; only its next stage was lost
         project, config = training_round.project, training_round.config
         prompts = catalog.sample_prompts(project, Prompt.Split.EVAL, config["round"]["eval_prompts"], seed=0)
         if not prompts:  # a project without an eval split still gets a number, on train prompts

@@ -2,13 +2,16 @@
 (training.ppo), or DPO on the round's judged pairs (training.dpo), as `round.algorithm` says."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+from django.db import transaction
 
 from workers.celery_app import app
 from workers.stage import Reporter, run_stage
 
 
-def _ppo(training_round, out_dir: Path, reporter: Reporter) -> tuple[str, dict, Path]:
+def _ppo(training_round, out_dir: Path, reporter: Reporter, should_stop) -> tuple[str, dict, Path]:
     from training.ppo import PPOArgs, train_ppo
     from webapp.catalog import services as catalog
     from webapp.catalog.models import Prompt
@@ -25,22 +28,27 @@ def _ppo(training_round, out_dir: Path, reporter: Reporter) -> tuple[str, dict, 
         seed=training_round.number,
         **config["ppo"],
     )
-    result = train_ppo(args, [p.conversation for p in prompts], on_log=reporter, progress=False)
+    result = train_ppo(args, [p.conversation for p in prompts], on_log=reporter, progress=False,
+                       should_stop=should_stop)
     return "ppo", result.metrics, result.checkpoint
 
 
-def _dpo(training_round, out_dir: Path, reporter: Reporter) -> tuple[str, dict, Path]:
+def _dpo(training_round, out_dir: Path, reporter: Reporter, should_stop) -> tuple[str, dict, Path]:
     from training.data import read_preferences
     from training.dpo import DPOArgs, train_dpo
+    from webapp.catalog.services import lineage_root
 
+    anchor = training_round.config["round"].get("reference", "parent") == "base"
     args = DPOArgs(
         policy_path=training_round.policy_in.checkpoint,
+        reference_path=lineage_root(training_round.policy_in).checkpoint if anchor else None,
         out_dir=str(out_dir),
         metrics_path=str(Path(training_round.dataset_path).parent / "dpo-metrics.jsonl"),
         seed=training_round.number,
         **training_round.config["dpo"],
     )
-    result = train_dpo(read_preferences(training_round.dataset_path), args, on_log=reporter, progress=False)
+    result = train_dpo(read_preferences(training_round.dataset_path), args, on_log=reporter, progress=False,
+                       should_stop=should_stop)
     return "dpo", result.metrics, result.checkpoint
 
 
@@ -60,15 +68,21 @@ def train_policy(round_id: int) -> None:
     from webapp.rounds.models import TrainingRound
     from webapp.rounds.services import add_metrics
 
-    with run_stage(round_id, TrainingRound.State.POLICY) as training_round:
+    with run_stage(round_id, TrainingRound.State.POLICY) as stage:
+        training_round = stage.round
+        if training_round.policy_out_id is not None:
+            return  # an earlier attempt trained and registered it; only its next stage was lost
         project = training_round.project
         number = catalog.next_policy_number(project)
+        out_dir = catalog.policy_dir(project, number)
+        if out_dir.exists():  # a killed attempt saved it but never registered it: no version owns it
+            shutil.rmtree(out_dir)
         train = _dpo if resolve_algorithm(training_round.config["round"]["algorithm"]) == "dpo" else _ppo
-        section, metrics, checkpoint = train(training_round, catalog.policy_dir(project, number),
-                                             Reporter(round_id, "policy"))
-        policy = catalog.register_policy(
-            project, checkpoint, training_round.policy_in.base_model, training_round.policy_in, number
-        )
-        PolicyVersion.objects.filter(pk=policy.pk).update(metrics={section: metrics})
-        TrainingRound.objects.filter(pk=round_id).update(policy_out=policy)
-        add_metrics(round_id, section, metrics)
+        section, metrics, checkpoint = train(training_round, out_dir, Reporter(round_id, "policy"), stage.should_stop)
+        with transaction.atomic():  # the version, its metrics and the round's link to it, or none
+            policy = catalog.register_policy(
+                project, checkpoint, training_round.policy_in.base_model, training_round.policy_in, number
+            )
+            PolicyVersion.objects.filter(pk=policy.pk).update(metrics={section: metrics})
+            TrainingRound.objects.filter(pk=round_id).update(policy_out=policy)
+            add_metrics(round_id, section, metrics)

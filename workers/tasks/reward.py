@@ -14,7 +14,10 @@ def train_reward(round_id: int) -> None:
     from webapp.rounds.models import TrainingRound
     from webapp.rounds.services import add_metrics
 
-    with run_stage(round_id, TrainingRound.State.REWARD) as training_round:
+    with run_stage(round_id, TrainingRound.State.REWARD) as stage:
+        training_round = stage.round
+        if training_round.reward_model_path and Path(training_round.reward_model_path).is_dir():
+            return  # an earlier attempt trained and stored it; only its next stage was lost
         records = read_preferences(training_round.dataset_path)
         out_dir = Path(training_round.dataset_path).parent / "reward-model"
         args = RewardArgs(
@@ -24,6 +27,7 @@ def train_reward(round_id: int) -> None:
             seed=training_round.number,
             **training_round.config["reward"],
         )
-        result = train_reward_model(records, args, on_log=Reporter(round_id, "reward"), progress=False)
+        result = train_reward_model(records, args, on_log=Reporter(round_id, "reward"), progress=False,
+                                    should_stop=stage.should_stop)
         TrainingRound.objects.filter(pk=round_id).update(reward_model_path=str(result.checkpoint))
         add_metrics(round_id, "reward", result.metrics)

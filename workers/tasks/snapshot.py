@@ -9,9 +9,13 @@ from workers.stage import run_stage
 def snapshot_round(round_id: int) -> None:
     from webapp.datasets.services import write_snapshot
     from webapp.rounds.models import TrainingRound
+    from webapp.rounds.services import judgments_since
 
-    with run_stage(round_id, TrainingRound.State.SNAPSHOT) as training_round:
-        snap = write_snapshot(training_round.project, training_round.number, before=training_round.created)
+    with run_stage(round_id, TrainingRound.State.SNAPSHOT) as stage:
+        training_round = stage.round
+        since = judgments_since(training_round.project, training_round.config)
+        snap = write_snapshot(training_round.project, training_round.number, before=training_round.created,
+                              after=since.created if since else None)
         TrainingRound.objects.filter(pk=round_id).update(
             dataset_path=str(snap.path), dataset_sha256=snap.sha256, dataset_counts=snap.counts
         )

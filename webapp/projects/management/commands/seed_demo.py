@@ -43,8 +43,8 @@ class Command(BaseCommand):
         parser.add_argument("--prompts", type=Path, default=DEMO_PROMPTS)
 
     def handle(self, *args, base_model: str, comparisons: int, prompts: Path, **options) -> None:
-        from workers.bootstrap import create_base_policy
-        from workers.tasks.generate import generate_comparisons
+        from webapp.catalog.generation import generate_comparisons
+        from webapp.catalog.services import create_base_policy
 
         with transaction.atomic():
             project, created = Project.objects.get_or_create(

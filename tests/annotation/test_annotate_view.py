@@ -5,8 +5,9 @@ import pytest
 from django.urls import reverse
 
 from tests import platform_factories as factories
-from tests.webapp.pages import annotate_url as _url
-from tests.webapp.pages import skip_url, submit_url as _submit_url
+from tests.annotation.pages import annotate_url as _url
+from tests.annotation.pages import skip_url
+from tests.annotation.pages import submit_url as _submit_url
 from webapp.annotation import services
 from webapp.annotation.models import Assignment, Comparison
 

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from tests import platform_factories as factories
-from tests.webapp.pages import annotate_url, skip_url, stats_url, submit_url
+from tests.annotation.pages import annotate_url, skip_url, stats_url, submit_url
 from webapp.annotation import services
 from webapp.annotation.models import Assignment, Judgment
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tests import platform_factories as factories
-from tests.webapp.pages import annotate_url, submit_url
+from tests.annotation.pages import annotate_url, submit_url
 from webapp.annotation import services
 from webapp.annotation.models import Assignment, Comparison, Judgment
 

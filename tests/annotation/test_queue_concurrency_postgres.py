@@ -2,7 +2,7 @@
 leased beyond its judgments_needed and nobody gets one twice.
 
 Run it against PostgreSQL (CI's PostgreSQL pass does), e.g.
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/prefloop .venv/bin/python -m pytest -m postgres tests/webapp
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/prefloop .venv/bin/python -m pytest -m postgres tests/annotation
 On another database it is skipped with that reason (shown by `-ra`); if DATABASE_URL names
 PostgreSQL and the connection is something else, it fails rather than skip.
 Threads start together at a barrier (no sleeps); each has its own database connection.

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from tests import platform_factories as factories
-from tests.webapp.pages import stats_url
+from tests.annotation.pages import stats_url
 from webapp.annotation import services
 from webapp.annotation.models import Judgment
 
