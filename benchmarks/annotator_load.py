@@ -9,6 +9,7 @@ worker the way a team judging during a round does. The judgments made are counte
 
     python -m benchmarks.annotator_load --clients 4 --seconds 60    # alone, to see it work
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,15 +46,24 @@ def setup_database() -> None:
     project, made = Project.objects.get_or_create(slug="load", defaults={"name": "Load", "overlap": 1})
     if not made:
         return
-    policy = PolicyVersion.objects.create(project=project, number=0, checkpoint="-", base_model="-",
-                                          status=PolicyVersion.Status.ACTIVE)
+    policy = PolicyVersion.objects.create(
+        project=project, number=0, checkpoint="-", base_model="-", status=PolicyVersion.Status.ACTIVE
+    )
     project.active_policy = policy
     project.save(update_fields=["active_policy"])
     for i in range(COMPARISONS):
-        prompt = Prompt.objects.create(project=project, conversation=[{"role": "user", "content": f"Question {i}?"}])
-        a, b = (Response.objects.create(prompt=prompt, policy=policy, text=f"Answer {side} to question {i}. " * 20)
-                for side in "AB")
-        Comparison.objects.create(project=project, prompt=prompt, response_a=a, response_b=b, judgments_needed=1)
+        prompt = Prompt.objects.create(
+            project=project, conversation=[{"role": "user", "content": f"Question {i}?"}]
+        )
+        a, b = (
+            Response.objects.create(
+                prompt=prompt, policy=policy, text=f"Answer {side} to question {i}. " * 20
+            )
+            for side in "AB"
+        )
+        Comparison.objects.create(
+            project=project, prompt=prompt, response_a=a, response_b=b, judgments_needed=1
+        )
 
 
 def make_users(clients: int) -> None:
@@ -80,21 +90,29 @@ class Client(threading.Thread):
         super().__init__(daemon=True)
         self.base, self.username, self.stopped = base, username, stopped
         self.judgments = self.errors = 0
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
     def _csrf(self, html: str) -> str:
         match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
         return match.group(1) if match else ""
 
     def _post(self, path: str, data: dict, referer: str) -> str:
-        request = urllib.request.Request(self.base + path, data=urllib.parse.urlencode(data).encode(),
-                                         headers={"Referer": self.base + referer})
+        request = urllib.request.Request(
+            self.base + path,
+            data=urllib.parse.urlencode(data).encode(),
+            headers={"Referer": self.base + referer},
+        )
         return self.opener.open(request, timeout=60).read().decode()
 
     def run(self) -> None:
         page = self.opener.open(self.base + "/login/", timeout=60).read().decode()
-        self._post("/login/", {"username": self.username, "password": PASSWORD,
-                                        "csrfmiddlewaretoken": self._csrf(page)}, "/login/")
+        self._post(
+            "/login/",
+            {"username": self.username, "password": PASSWORD, "csrfmiddlewaretoken": self._csrf(page)},
+            "/login/",
+        )
         while not self.stopped.is_set():
             try:
                 page = self.opener.open(self.base + "/p/load/annotate/", timeout=60).read().decode()
@@ -102,8 +120,16 @@ class Client(threading.Thread):
                 if action is None:
                     self.errors += 1
                     continue
-                self._post(action.group(1), {"choice": "left", "strength": "2", "reason": "",
-                                             "csrfmiddlewaretoken": self._csrf(page)}, "/p/load/annotate/")
+                self._post(
+                    action.group(1),
+                    {
+                        "choice": "left",
+                        "strength": "2",
+                        "reason": "",
+                        "csrfmiddlewaretoken": self._csrf(page),
+                    },
+                    "/p/load/annotate/",
+                )
                 self.judgments += 1
             except OSError:
                 self.errors += 1
@@ -124,8 +150,12 @@ class AnnotatorLoad:
         self.server.terminate()
         self.server.wait(timeout=30)
         seconds = time.monotonic() - self.started
-        summary = {"clients": len(self.clients), "seconds": seconds,
-                   "judgments": sum(c.judgments for c in self.clients), "errors": sum(c.errors for c in self.clients)}
+        summary = {
+            "clients": len(self.clients),
+            "seconds": seconds,
+            "judgments": sum(c.judgments for c in self.clients),
+            "errors": sum(c.errors for c in self.clients),
+        }
         summary["judgments_per_s"] = summary["judgments"] / seconds
         (self.directory / "annotator-load.json").write_text(json.dumps(summary, indent=2))
 
@@ -135,13 +165,26 @@ def start_annotator_load(env: dict, clients: int, directory: Path) -> AnnotatorL
     from benchmarks.closed_loop import free_port
     from scripts.run_local import http_ok
 
-    load_env = {**env, "DATABASE_URL": f"sqlite:///{directory / 'load.sqlite3'}", "DEBUG": "0",
-                "DJANGO_SETTINGS_MODULE": "webapp.config.settings"}
-    subprocess.run([sys.executable, "-m", "benchmarks.annotator_load", "--setup", "--clients", str(clients)],
-                   cwd=ROOT, env=load_env, check=True)
+    load_env = {
+        **env,
+        "DATABASE_URL": f"sqlite:///{directory / 'load.sqlite3'}",
+        "DEBUG": "0",
+        "DJANGO_SETTINGS_MODULE": "webapp.config.settings",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.annotator_load", "--setup", "--clients", str(clients)],
+        cwd=ROOT,
+        env=load_env,
+        check=True,
+    )
     port = free_port()
-    server = subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              cwd=ROOT, env=load_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=load_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while not http_ok(base + "/healthz"):

@@ -24,6 +24,7 @@ next comparisons being ready). `--annotator-load N` keeps N logged-in annotators
 the web app (runserver on a separate project) while the rounds run. Results: one JSON per rule
 in --out and a markdown table on stdout (and RESULT lines).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,9 +60,23 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen | None, str]:
 
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen([str(redis_server_binary()), "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--dir", str(directory)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            str(redis_server_binary()),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while not redis_ping(port):
         if time.monotonic() > deadline or server.poll() is not None:
@@ -99,7 +114,7 @@ def eval_answers(checkpoint: str, prompts: list, samples: int, seed: int) -> lis
 
     doubled = [p for p in prompts for _ in range(samples)]
     gens = generate_from_checkpoint(checkpoint, doubled, GenerateArgs(**EVAL_GENERATION, seed=seed))
-    return [gens[i * samples:(i + 1) * samples] for i in range(len(prompts))]
+    return [gens[i * samples : (i + 1) * samples] for i in range(len(prompts))]
 
 
 def judge_versions(rule: str, prompts: list, new: list[list], old: list[list]) -> dict:
@@ -115,7 +130,9 @@ def judge_versions(rule: str, prompts: list, new: list[list], old: list[list]) -
     flat_new = [g for answers in new for g in answers]
     flat_old = [g for answers in old for g in answers]
     return {
-        "win_rate_vs_v0": sum(per_prompt) / len(per_prompt), "win_rate_low": low, "win_rate_high": high,
+        "win_rate_vs_v0": sum(per_prompt) / len(per_prompt),
+        "win_rate_low": low,
+        "win_rate_high": high,
         "score_mean": sum(score(g.text) for g in flat_new) / len(flat_new),
         "score_mean_v0": sum(score(g.text) for g in flat_old) / len(flat_old),
         "satisfies": sum(satisfies(g.text) for g in flat_new) / len(flat_new),
@@ -139,7 +156,9 @@ def kl_to_v0(checkpoint: str, v0: str, prompts: list, answers: list[list]) -> fl
     flat_prompts = [p for p in prompts for _ in range(samples)]
     flat = [g for row in answers for g in row]
     with torch.no_grad():
-        return float(sequence_kl(new, old, tokenizer, flat_prompts, flat, EVAL_GENERATION["temperature"]).mean())
+        return float(
+            sequence_kl(new, old, tokenizer, flat_prompts, flat, EVAL_GENERATION["temperature"]).mean()
+        )
 
 
 def run_rule(opts: argparse.Namespace) -> dict:
@@ -175,7 +194,9 @@ def run_rule(opts: argparse.Namespace) -> dict:
     generate_comparisons(project.pk, opts.comparisons, config["generate"], seed=0)
     setup_seconds = time.perf_counter() - started
 
-    eval_prompts = [p.conversation for p in Prompt.objects.filter(project=project, split=Prompt.Split.EVAL).order_by("id")]
+    eval_prompts = [
+        p.conversation for p in Prompt.objects.filter(project=project, split=Prompt.Split.EVAL).order_by("id")
+    ]
     eval_prompts = eval_prompts[: opts.eval_prompts or None]
     v0_answers = eval_answers(v0, eval_prompts, opts.eval_samples, seed=1000)
     judge = load_judge(f"benchmarks.rules.{opts.rule}")
@@ -194,7 +215,9 @@ def run_rule(opts: argparse.Namespace) -> dict:
         checkpoint = training_round.policy_out.checkpoint
         answers = eval_answers(checkpoint, eval_prompts, opts.eval_samples, seed=1000 + k)
         record = {
-            "round": k, "judgments": made, "decided_share_of_pending": decided,
+            "round": k,
+            "judgments": made,
+            "decided_share_of_pending": decided,
             "pairs": (training_round.dataset_counts or {}).get("pairs"),
             **judge_versions(opts.rule, eval_prompts, answers, v0_answers),
             "kl_vs_v0": kl_to_v0(checkpoint, v0, eval_prompts, answers),
@@ -204,20 +227,37 @@ def run_rule(opts: argparse.Namespace) -> dict:
             "load_avg": os.getloadavg(),
             "stage_seconds": state_machine.stage_seconds(training_round),
             "algorithm": policy_algorithm(training_round),
-            "policy_metrics": {k2: v for k2, v in training_round.metrics.get(policy_algorithm(training_round), {}).items()
-                               if k2 != "args"},
-            "evaluation": {k2: v for k2, v in training_round.metrics.get("evaluation", {}).items() if k2 != "samples"},
-            "samples": [{"prompt": p[-1]["content"], "v0": o[0].text, f"v{k}": n[0].text}
-                        for p, n, o in list(zip(eval_prompts, answers, v0_answers))[:3]],
+            "policy_metrics": {
+                k2: v
+                for k2, v in training_round.metrics.get(policy_algorithm(training_round), {}).items()
+                if k2 != "args"
+            },
+            "evaluation": {
+                k2: v for k2, v in training_round.metrics.get("evaluation", {}).items() if k2 != "samples"
+            },
+            "samples": [
+                {"prompt": p[-1]["content"], "v0": o[0].text, f"v{k}": n[0].text}
+                for p, n, o in list(zip(eval_prompts, answers, v0_answers))[:3]
+            ],
         }
         rounds.append(record)
         decided = judge_decided_share(project, judge)
-        print(f"[{opts.rule}] round {k}: win rate vs v0 {record['win_rate_vs_v0']:.3f} "
-              f"[{record['win_rate_low']:.3f}, {record['win_rate_high']:.3f}], KL {record['kl_vs_v0']:.2f}, "
-              f"{record['round_seconds']:.0f} s", flush=True)
-    result = {"rule": opts.rule, "algorithm": opts.algorithm, "comparisons": opts.comparisons,
-              "setup_seconds": setup_seconds, "config": merge(project.training_config), "rounds": rounds,
-              "threads": os.environ.get("PREFLOOP_TORCH_THREADS"), "annotator_load": opts.annotator_load}
+        print(
+            f"[{opts.rule}] round {k}: win rate vs v0 {record['win_rate_vs_v0']:.3f} "
+            f"[{record['win_rate_low']:.3f}, {record['win_rate_high']:.3f}], KL {record['kl_vs_v0']:.2f}, "
+            f"{record['round_seconds']:.0f} s",
+            flush=True,
+        )
+    result = {
+        "rule": opts.rule,
+        "algorithm": opts.algorithm,
+        "comparisons": opts.comparisons,
+        "setup_seconds": setup_seconds,
+        "config": merge(project.training_config),
+        "rounds": rounds,
+        "threads": os.environ.get("PREFLOOP_TORCH_THREADS"),
+        "annotator_load": opts.annotator_load,
+    }
     (out / "result.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -226,7 +266,9 @@ def serving_seconds(training_round) -> float:
     """The button to the new policy serving: from the round's creation to the end of deploy."""
     from datetime import datetime
 
-    return (datetime.fromisoformat(training_round.timeline["generate"]) - training_round.created).total_seconds()
+    return (
+        datetime.fromisoformat(training_round.timeline["generate"]) - training_round.created
+    ).total_seconds()
 
 
 def policy_algorithm(training_round) -> str:
@@ -239,7 +281,8 @@ def judge_decided_share(project, judge) -> float:
     from webapp.annotation.models import Comparison
 
     pending = Comparison.objects.filter(project=project, status=Comparison.Status.PENDING).select_related(
-        "prompt", "response_a", "response_b")
+        "prompt", "response_a", "response_b"
+    )
     verdicts = [judge(c.prompt.conversation, c.response_a.text, c.response_b.text) for c in pending]
     return sum(v != "tie" for v in verdicts) / len(verdicts) if verdicts else 0.0
 
@@ -254,12 +297,20 @@ def main() -> None:
     parser.add_argument("--rules", default="concise,structured,concrete")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--comparisons", type=int, default=128)
-    parser.add_argument("--algorithm", choices=["auto", "ppo", "dpo"], default="auto",
-                        help="round.algorithm (default: the round default, auto)")
+    parser.add_argument(
+        "--algorithm",
+        choices=["auto", "ppo", "dpo"],
+        default="auto",
+        help="round.algorithm (default: the round default, auto)",
+    )
     parser.add_argument("--eval-samples", type=int, default=2)
-    parser.add_argument("--eval-prompts", type=int, default=0, help="use only the first N eval prompts (0: all)")
+    parser.add_argument(
+        "--eval-prompts", type=int, default=0, help="use only the first N eval prompts (0: all)"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    parser.add_argument("--threads", default=None, help="PREFLOOP_TORCH_THREADS for the worker (default: its own)")
+    parser.add_argument(
+        "--threads", default=None, help="PREFLOOP_TORCH_THREADS for the worker (default: its own)"
+    )
     parser.add_argument("--annotator-load", type=int, default=0, metavar="CLIENTS")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "closed_loop")
     parser.add_argument("--rule", help=argparse.SUPPRESS)
@@ -278,9 +329,14 @@ def main() -> None:
         shutil.rmtree(rule_out, ignore_errors=True)
         rule_out.mkdir(parents=True)
         redis, redis_url = start_redis(rule_out / "redis")
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{rule_out / 'db.sqlite3'}", "REDIS_URL": redis_url,
-               "ARTIFACT_ROOT": str(rule_out / "artifacts"), "DJANGO_SETTINGS_MODULE": "webapp.config.settings",
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{rule_out / 'db.sqlite3'}",
+            "REDIS_URL": redis_url,
+            "ARTIFACT_ROOT": str(rule_out / "artifacts"),
+            "DJANGO_SETTINGS_MODULE": "webapp.config.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
         if opts.threads:
             env["PREFLOOP_TORCH_THREADS"] = opts.threads
         worker = load = None
@@ -289,17 +345,53 @@ def main() -> None:
             subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
             with open(rule_out / "worker.log", "w") as log:
                 worker = subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "default,generate,train",
-                     "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "workers",
+                        "worker",
+                        "-Q",
+                        "default,generate,train",
+                        "-P",
+                        "solo",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--without-heartbeat",
+                        "-l",
+                        "info",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             if opts.annotator_load:
                 from benchmarks.annotator_load import start_annotator_load
 
                 load = start_annotator_load(env, opts.annotator_load, rule_out)
-            args = [sys.executable, "-m", "benchmarks.closed_loop", "--rule", rule, "--rule-out", str(rule_out),
-                    "--rounds", str(opts.rounds), "--comparisons", str(opts.comparisons), "--algorithm",
-                    opts.algorithm, "--eval-samples", str(opts.eval_samples), "--eval-prompts", str(opts.eval_prompts),
-                    "--annotator-load", str(opts.annotator_load)]
+            args = [
+                sys.executable,
+                "-m",
+                "benchmarks.closed_loop",
+                "--rule",
+                rule,
+                "--rule-out",
+                str(rule_out),
+                "--rounds",
+                str(opts.rounds),
+                "--comparisons",
+                str(opts.comparisons),
+                "--algorithm",
+                opts.algorithm,
+                "--eval-samples",
+                str(opts.eval_samples),
+                "--eval-prompts",
+                str(opts.eval_prompts),
+                "--annotator-load",
+                str(opts.annotator_load),
+            ]
             for item in opts.set:
                 args += ["--set", item]
             subprocess.run(args, cwd=ROOT, env=env, check=True)
@@ -311,15 +403,29 @@ def main() -> None:
         results.append(json.loads((rule_out / "result.json").read_text()))
     load_avg = os.getloadavg()
     print(table(results))
-    print("RESULT " + json.dumps({"load_avg": load_avg, "rules": [
-        {"rule": r["rule"], "rounds": [{k: v for k, v in x.items() if k != "samples"} for x in r["rounds"]]}
-        for r in results]}))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "load_avg": load_avg,
+                "rules": [
+                    {
+                        "rule": r["rule"],
+                        "rounds": [{k: v for k, v in x.items() if k != "samples"} for x in r["rounds"]],
+                    }
+                    for r in results
+                ],
+            }
+        )
+    )
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| rule | round | win rate vs v0 [95% CI] | satisfies (v0 -> vk) | RM acc | KL vs v0 | length (v0 -> vk) "
-             "| to serving s | round s | reward s | policy s | evaluate s | generate s |",
-             "|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| rule | round | win rate vs v0 [95% CI] | satisfies (v0 -> vk) | RM acc | KL vs v0 | length (v0 -> vk) "
+        "| to serving s | round s | reward s | policy s | evaluate s | generate s |",
+        "|---|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for result in results:
         for r in result["rounds"]:
             stages = r["stage_seconds"]
@@ -330,7 +436,8 @@ def table(results: list[dict]) -> str:
                 f"{'-' if acc is None else f'{acc:.0%}'} | {r['kl_vs_v0']:.1f} | "
                 f"{r['length_v0']:.0f} -> {r['length']:.0f} | {r['serving_seconds']:.0f} | {r['round_seconds']:.0f} | "
                 f"{stages.get('reward', 0):.0f} | {stages.get('policy', 0):.0f} | {stages.get('evaluate', 0):.0f} | "
-                f"{stages.get('generate', 0):.0f} |")
+                f"{stages.get('generate', 0):.0f} |"
+            )
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ the reward is synthetic (share of lowercase letters in the answer), so only the 
 anything. The first update includes warm-up; the summary reports it apart from the rest. Prints
 one JSON line prefixed RESULT (and writes $OUT/ppo_step.json when $OUT is set).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,21 @@ from training.models import Runtime, convert_base_model, load_tokenizer  # noqa:
 from training.ppo import PPOArgs, train_ppo  # noqa: E402
 
 QUESTIONS = [
-    "What is the capital of France?", "Give me a tip for sleeping better.", "How do plants make food?",
-    "Write a haiku about rain.", "Why is the sky blue?", "What should I cook tonight?",
-    "Explain what a prime number is.", "How can I learn to swim as an adult?", "Tell me a fun fact about cats.",
-    "What is a good name for a goldfish?", "How do I make tea?", "Summarise the water cycle.",
-    "What does a librarian do?", "Suggest a board game for four people.", "How far away is the moon?",
+    "What is the capital of France?",
+    "Give me a tip for sleeping better.",
+    "How do plants make food?",
+    "Write a haiku about rain.",
+    "Why is the sky blue?",
+    "What should I cook tonight?",
+    "Explain what a prime number is.",
+    "How can I learn to swim as an adult?",
+    "Tell me a fun fact about cats.",
+    "What is a good name for a goldfish?",
+    "How do I make tea?",
+    "Summarise the water cycle.",
+    "What does a librarian do?",
+    "Suggest a board game for four people.",
+    "How far away is the moon?",
     "Why do leaves change colour in autumn?",
 ]
 
@@ -83,9 +94,14 @@ def main() -> None:
         value_dir = Path(tmp) / "value"
         save_fresh_score_head(model_dir, value_dir)
         args = PPOArgs(
-            policy_path=str(model_dir), value_model_path=str(value_dir), out_dir=str(Path(tmp) / "policy"),
-            total_episodes=opts.updates * opts.rollout, rollout_batch_size=opts.rollout,
-            minibatch_size=opts.minibatch, ppo_epochs=opts.epochs, max_new_tokens=opts.max_new_tokens,
+            policy_path=str(model_dir),
+            value_model_path=str(value_dir),
+            out_dir=str(Path(tmp) / "policy"),
+            total_episodes=opts.updates * opts.rollout,
+            rollout_batch_size=opts.rollout,
+            minibatch_size=opts.minibatch,
+            ppo_epochs=opts.epochs,
+            max_new_tokens=opts.max_new_tokens,
             trainable_layers=opts.trainable_layers,
         )
         prompts = [[{"role": "user", "content": q}] for q in QUESTIONS]
@@ -94,11 +110,18 @@ def main() -> None:
         wall = time.perf_counter() - started
     steady = result.history[1:] or result.history
     out = {
-        "model": str(model_dir), "device": str(runtime.device), "dtype": str(runtime.dtype),
-        "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "machine": platform.processor(),
+        "model": str(model_dir),
+        "device": str(runtime.device),
+        "dtype": str(runtime.dtype),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.processor(),
         "load_avg_1m": os.getloadavg()[0],
-        "rollout_batch_size": opts.rollout, "minibatch_size": opts.minibatch, "ppo_epochs": opts.epochs,
-        "max_new_tokens": opts.max_new_tokens, "trainable_layers": opts.trainable_layers,
+        "rollout_batch_size": opts.rollout,
+        "minibatch_size": opts.minibatch,
+        "ppo_epochs": opts.epochs,
+        "max_new_tokens": opts.max_new_tokens,
+        "trainable_layers": opts.trainable_layers,
         "first_update_s": round(result.history[0]["seconds"], 2),
         "steady_update_s": round(statistics.mean(r["seconds"] for r in steady), 2),
         "steady_generate_s": round(statistics.mean(r["seconds_generate"] for r in steady), 2),

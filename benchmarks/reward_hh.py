@@ -10,6 +10,7 @@ held-out pairs: the trained model's accuracy, the untrained backbone with a fres
 (same run), the trivial "longer response wins" rule; dropped pairs, training time, pairs/s.
 Writes `result.json` in --out and prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,14 @@ from training.reward import (
     train_reward_model,
 )
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / ".." / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parent.parent
+    / ".."
+    / "shared"
+    / "data"
+    / "hh-rlhf"
+    / "harmless-base-test.jsonl.gz"
+)
 BUNDLED_CACHE = Path("var/models/smollm2-v0")
 
 
@@ -47,15 +55,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", default=str(DEFAULT_DATA), help="HH-RLHF jsonl(.gz)")
     p.add_argument("--train", type=int, default=2000, help="training pairs (before dropping too-long ones)")
     p.add_argument("--eval", type=int, default=312, help="held-out pairs")
-    p.add_argument("--model", default=BUNDLED, help="'bundled' (SmolLM2-135M-Instruct) or a checkpoint directory")
+    p.add_argument(
+        "--model", default=BUNDLED, help="'bundled' (SmolLM2-135M-Instruct) or a checkpoint directory"
+    )
     p.add_argument("--trainable-layers", type=int, default=4)
     p.add_argument("--epochs", type=float, default=1)
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lora-r", type=int, default=0)
-    p.add_argument("--margin", action="store_true", help="use strength margins (HH has no strengths: constant 0.5)")
-    p.add_argument("--no-trim", action="store_true", help="drop over-long pairs (TRL's behaviour) instead of trimming old turns")
+    p.add_argument(
+        "--margin", action="store_true", help="use strength margins (HH has no strengths: constant 0.5)"
+    )
+    p.add_argument(
+        "--no-trim",
+        action="store_true",
+        help="drop over-long pairs (TRL's behaviour) instead of trimming old turns",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-baseline", action="store_true", help="skip scoring the untrained backbone")
     p.add_argument("--out", default="var/bench/reward_hh")
@@ -74,7 +90,9 @@ def main(argv=None) -> dict:
     fraction = args.eval / len(records)
     _, held_out = split_records(records, fraction, args.seed)  # the split train_reward_model makes
     result: dict = {
-        "command": " ".join([Path(sys.executable).name, "-m", "benchmarks.reward_hh", *(argv or sys.argv[1:])]),
+        "command": " ".join(
+            [Path(sys.executable).name, "-m", "benchmarks.reward_hh", *(argv or sys.argv[1:])]
+        ),
         "data": Path(args.data).name,
         "model": args.model,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
@@ -136,12 +154,17 @@ def main(argv=None) -> dict:
         (f"dropped (> {args.max_length} tokens)", result["dropped_too_long"]),
         ("trimmed (oldest prompt turns cut to fit)", result["trimmed_pairs"]),
         ("accuracy, trained reward model", f"{result['accuracy']:.3f}"),
-        ("accuracy, untrained backbone + fresh head", f"{result.get('baseline_fresh_head', float('nan')):.3f}"),
+        (
+            "accuracy, untrained backbone + fresh head",
+            f"{result.get('baseline_fresh_head', float('nan')):.3f}",
+        ),
         ("accuracy, longer response wins", f"{result['baseline_longer_wins']:.3f}"),
         ("training seconds", result["train_seconds"]),
         ("pairs/s (training)", result["pairs_per_second"]),
-        ("padded tokens/epoch, grouped / shuffled",
-         f"{result['tokens_per_epoch_grouped']} / {result['tokens_per_epoch_shuffled']}"),
+        (
+            "padded tokens/epoch, grouped / shuffled",
+            f"{result['tokens_per_epoch_grouped']} / {result['tokens_per_epoch_shuffled']}",
+        ),
     ]
     width = max(len(name) for name, _ in rows)
     print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))

@@ -9,6 +9,7 @@ exactly the code a Celery worker runs (the same task chain, executed in this pro
 prints seconds per stage as a share of the whole round. Setup (conversion, first comparisons)
 is timed apart: it is not part of a round.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,11 +24,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--judgments", type=int, default=256)
     parser.add_argument("--overlap", type=int, default=2, help="annotators per comparison")
     parser.add_argument("--base-model", default="bundled")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="round config override")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="round config override"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "var" / "bench" / "round")
     args = parser.parse_args(argv)
 
@@ -57,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     app.conf.task_eager_propagates = True
     stage_seconds: dict[str, float] = {}
     started: dict[str, float] = {}
-    task_prerun.connect(lambda task_id, task, **kw: started.__setitem__(task_id, time.perf_counter()), weak=False)
+    task_prerun.connect(
+        lambda task_id, task, **kw: started.__setitem__(task_id, time.perf_counter()), weak=False
+    )
     task_postrun.connect(
         lambda task_id, task, **kw: stage_seconds.__setitem__(
             task.name.rsplit(".", 1)[-1], time.perf_counter() - started.pop(task_id)
@@ -87,14 +94,25 @@ def main(argv: list[str] | None = None) -> int:
         "error": training_round.error[-2000:] if training_round.error else "",
         "judgments": made,
         "pairs": (training_round.dataset_counts or {}).get("pairs"),
-        "setup_seconds": {"convert_and_seed": round(setup_convert, 1), "first_comparisons": round(setup_generate, 1)},
+        "setup_seconds": {
+            "convert_and_seed": round(setup_convert, 1),
+            "first_comparisons": round(setup_generate, 1),
+        },
         "round_seconds": round(total, 1),
         "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()},
         "config": training_round.config,
         "metrics": {
-            "reward": {k: training_round.metrics.get("reward", {}).get(k) for k in ("eval_accuracy", "pairs_train", "dropped_too_long", "train_seconds")},
-            "ppo": {k: training_round.metrics.get("ppo", {}).get(k) for k in ("reward_start", "reward_end", "kl_end", "seconds_per_update")},
-            "evaluation": {k: v for k, v in training_round.metrics.get("evaluation", {}).items() if k != "samples"},
+            "reward": {
+                k: training_round.metrics.get("reward", {}).get(k)
+                for k in ("eval_accuracy", "pairs_train", "dropped_too_long", "train_seconds")
+            },
+            "ppo": {
+                k: training_round.metrics.get("ppo", {}).get(k)
+                for k in ("reward_start", "reward_end", "kl_end", "seconds_per_update")
+            },
+            "evaluation": {
+                k: v for k, v in training_round.metrics.get("evaluation", {}).items() if k != "samples"
+            },
         },
         "machine": f"{os.cpu_count()} cores, torch threads {__import__('torch').get_num_threads()}",
     }

@@ -6,13 +6,16 @@ the higher score and calls near-equal scores a tie. They are chosen to decide at
 SmolLM2-135M-Instruct's own pairs (two samples at temperature 0.7, 96 tokens), so a round has
 something to learn from; `benchmarks.closed_loop` reports the share each one decided.
 """
+
 from __future__ import annotations
 
 import re
 
 EXAMPLE_PHRASES = re.compile(r"\b(for example|for instance|e\.g\.|such as)", re.IGNORECASE)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-LIST_MARKER = re.compile(r"^\s*\d+[.)]\s", re.MULTILINE)  # "1. " numbering a list item is layout, not a detail
+LIST_MARKER = re.compile(
+    r"^\s*\d+[.)]\s", re.MULTILINE
+)  # "1. " numbering a list item is layout, not a detail
 
 
 def words(text: str) -> int:

@@ -12,6 +12,7 @@ default waiting (threads spin at every barrier) and with OMP_WAIT_POLICY=PASSIVE
 The worker's default (`PREFLOOP_TORCH_THREADS`, see README) comes from these numbers; results
 are in benchmarks/README.md. Prints one JSON line prefixed RESULT.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,13 +69,23 @@ def main() -> None:
         ensure_model(str(MODEL))
     cores = os.cpu_count() or 1
     counts = sorted({1, max(1, cores // 2), max(1, cores - 1), cores})
-    result: dict = {"cores": cores, "batch": opts.batch, "tokens": opts.tokens, "load_avg_1m_before": os.getloadavg()[0]}
+    result: dict = {
+        "cores": cores,
+        "batch": opts.batch,
+        "tokens": opts.tokens,
+        "load_avg_1m_before": os.getloadavg()[0],
+    }
     for label in ("idle", "one_core_busy"):
         busy = busy_process() if label != "idle" else None
         try:
-            result[label] = {str(n): round(measure(n, opts.batch, opts.tokens, opts.repeats), 1) for n in counts}
-            result[label + "_passive"] = {str(n): round(measure(n, opts.batch, opts.tokens, opts.repeats, "PASSIVE"), 1)
-                                          for n in counts if n > 1}
+            result[label] = {
+                str(n): round(measure(n, opts.batch, opts.tokens, opts.repeats), 1) for n in counts
+            }
+            result[label + "_passive"] = {
+                str(n): round(measure(n, opts.batch, opts.tokens, opts.repeats, "PASSIVE"), 1)
+                for n in counts
+                if n > 1
+            }
         finally:
             if busy is not None:
                 busy.kill()

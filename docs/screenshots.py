@@ -12,6 +12,7 @@ a temporary folder and docs/img/ is touched; no model is loaded.
     .venv/bin/python docs/screenshots.py [--database var/bench/closed_loop/auto/concise/db.sqlite3] \
         [--chromium /usr/bin/chromium] [--out docs/img]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,49 +109,97 @@ def build_fixture() -> str:
     from webapp.rounds.models import RoundEvent, TrainingRound
 
     get_user_model().objects.create_user(USERNAME, password=PASSWORD, is_staff=True, is_superuser=True)
-    project = Project.objects.create(name="Demo", slug="demo", overlap=2, guidelines="Prefer the helpful answer.")
-    v0 = PolicyVersion.objects.create(
-        project=project, number=0, checkpoint="var/artifacts/demo/policies/v0000",
-        base_model="HuggingFaceTB/SmolLM2-135M-Instruct", status=PolicyVersion.Status.RETIRED,
+    project = Project.objects.create(
+        name="Demo", slug="demo", overlap=2, guidelines="Prefer the helpful answer."
     )
-    reward = {"eval_accuracy": 0.6923, "pairs_train": 230, "pairs_eval": 26, "train_seconds": 146.2,
-              "trimmed_pairs": 3, "dropped_too_long": 0}
-    ppo = {"reward_start": -0.214, "reward_end": 0.431, "kl_end": 0.052, "episodes": 48, "updates": 3,
-           "seconds_total": 141.3, "response_length_end": 33.1}
+    v0 = PolicyVersion.objects.create(
+        project=project,
+        number=0,
+        checkpoint="var/artifacts/demo/policies/v0000",
+        base_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+        status=PolicyVersion.Status.RETIRED,
+    )
+    reward = {
+        "eval_accuracy": 0.6923,
+        "pairs_train": 230,
+        "pairs_eval": 26,
+        "train_seconds": 146.2,
+        "trimmed_pairs": 3,
+        "dropped_too_long": 0,
+    }
+    ppo = {
+        "reward_start": -0.214,
+        "reward_end": 0.431,
+        "kl_end": 0.052,
+        "episodes": 48,
+        "updates": 3,
+        "seconds_total": 141.3,
+        "response_length_end": 33.1,
+    }
     evaluation = {
-        "prompts": 24, "win_rate": 17 / 24, "kl": 0.412, "new_length": 33.6, "old_length": 44.9,
-        "new_eos_fraction": 0.875, "old_eos_fraction": 0.4583, "new_reward_mean": 0.352,
-        "old_reward_mean": -0.118, "samples": SAMPLES,
+        "prompts": 24,
+        "win_rate": 17 / 24,
+        "kl": 0.412,
+        "new_length": 33.6,
+        "old_length": 44.9,
+        "new_eos_fraction": 0.875,
+        "old_eos_fraction": 0.4583,
+        "new_reward_mean": 0.352,
+        "old_reward_mean": -0.118,
+        "samples": SAMPLES,
     }
     v1 = PolicyVersion.objects.create(
-        project=project, number=1, parent=v0, checkpoint="var/artifacts/demo/policies/v0001",
-        base_model=v0.base_model, status=PolicyVersion.Status.ACTIVE,
+        project=project,
+        number=1,
+        parent=v0,
+        checkpoint="var/artifacts/demo/policies/v0001",
+        base_model=v0.base_model,
+        status=PolicyVersion.Status.ACTIVE,
         metrics={"ppo": ppo, "evaluation": evaluation},
     )
     project.active_policy = v1
     project.save()
     finished = timezone.now()
     training_round = TrainingRound.objects.create(
-        project=project, number=1, state=TrainingRound.State.DONE, policy_in=v0, policy_out=v1,
+        project=project,
+        number=1,
+        state=TrainingRound.State.DONE,
+        policy_in=v0,
+        policy_out=v1,
         dataset_path="var/artifacts/demo/rounds/0001/dataset.jsonl",
         dataset_sha256="9f2c4e0b7a51d3e8c6f1a2b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8",
         dataset_counts={"pairs": 256, "judgments": 512},
         progress={"stage": "done", "done": 0, "total": 0, "message": ""},
         metrics={"reward": reward, "ppo": ppo, "evaluation": evaluation},
-        started=finished - timedelta(seconds=463), finished=finished,
+        started=finished - timedelta(seconds=463),
+        finished=finished,
     )
     events = []
     for step in range(1, 30):
-        events.append(RoundEvent(round=training_round, stage="reward", step=step, data={
-            "loss": 0.69 - 0.17 * (1 - math.exp(-step / 9)) + 0.02 * math.sin(step * 1.7),
-            "accuracy": 0.5 + 0.19 * (1 - math.exp(-step / 8)) + 0.03 * math.sin(step * 2.3),
-        }))
+        events.append(
+            RoundEvent(
+                round=training_round,
+                stage="reward",
+                step=step,
+                data={
+                    "loss": 0.69 - 0.17 * (1 - math.exp(-step / 9)) + 0.02 * math.sin(step * 1.7),
+                    "accuracy": 0.5 + 0.19 * (1 - math.exp(-step / 8)) + 0.03 * math.sin(step * 2.3),
+                },
+            )
+        )
     for step in range(1, 13):
-        events.append(RoundEvent(round=training_round, stage="policy", step=step, data={
-            "score": -0.21 + 0.64 * (1 - math.exp(-step / 5)) + 0.04 * math.sin(step * 1.3),
-            "kl": 0.052 * step / 12 + 0.004 * math.sin(step),
-            "response_length": 45 - 12 * (1 - math.exp(-step / 4)),
-        }))
+        events.append(
+            RoundEvent(
+                round=training_round,
+                stage="policy",
+                step=step,
+                data={
+                    "score": -0.21 + 0.64 * (1 - math.exp(-step / 5)) + 0.04 * math.sin(step * 1.3),
+                    "kl": 0.052 * step / 12 + 0.004 * math.sin(step),
+                    "response_length": 45 - 12 * (1 - math.exp(-step / 4)),
+                },
+            )
+        )
     RoundEvent.objects.bulk_create(events)
     return project.slug
 
@@ -184,15 +233,24 @@ def add_failed_round(slug: str) -> int:
     number = (project.rounds.aggregate(n=Max("number"))["n"] or 0) + 1
     now = timezone.now()
     TrainingRound.objects.create(
-        project=project, number=number, state=TrainingRound.State.FAILED, stopped_stage="reward", attempt=1,
-        policy_in=project.active_policy, started=now - timedelta(seconds=48), finished=now,
+        project=project,
+        number=number,
+        state=TrainingRound.State.FAILED,
+        stopped_stage="reward",
+        attempt=1,
+        policy_in=project.active_policy,
+        started=now - timedelta(seconds=48),
+        finished=now,
         dataset_counts={"pairs": 83, "judgments": 128},
-        timeline={"snapshot": (now - timedelta(seconds=48)).isoformat(),
-                  "reward": (now - timedelta(seconds=45)).isoformat(), "failed": now.isoformat()},
+        timeline={
+            "snapshot": (now - timedelta(seconds=48)).isoformat(),
+            "reward": (now - timedelta(seconds=45)).isoformat(),
+            "failed": now.isoformat(),
+        },
         progress={"stage": "reward", "done": 0, "total": 0, "message": ""},
         error="reward failed: OSError: [Errno 5] Input/output error: 'var/artifacts/demo/policies/v0001/model.safetensors'"
-        "\n\nTraceback (most recent call last):\n  File \"workers/stage.py\", line 131, in run_stage\n    yield stage\n"
-        "  File \"workers/tasks/reward.py\", line 30, in train_reward\n    result = train_reward_model(records, args, ...)\n"
+        '\n\nTraceback (most recent call last):\n  File "workers/stage.py", line 131, in run_stage\n    yield stage\n'
+        '  File "workers/tasks/reward.py", line 30, in train_reward\n    result = train_reward_model(records, args, ...)\n'
         "OSError: [Errno 5] Input/output error",
     )
     return number

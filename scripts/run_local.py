@@ -10,6 +10,7 @@ every process it started, each in its own process group, and exits 0.
 
 Standard library only; run it with the virtual environment's Python.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -154,8 +155,21 @@ def main() -> int:
                 raise RuntimeError(f"port {port} is in use (another `make run`?); set {what} to another port")
         children["redis"] = start(
             "redis",
-            [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(redis_port),
-             "--dir", str(redis_dir), "--appendonly", "yes", "--daemonize", "no", "--loglevel", "warning"],
+            [
+                str(redis_server_binary()),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(redis_port),
+                "--dir",
+                str(redis_dir),
+                "--appendonly",
+                "yes",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
             env,
         )
         wait_until(lambda: redis_ping(redis_port), "redis", 20, children["redis"])
@@ -164,8 +178,22 @@ def main() -> int:
         subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env, check=True)
         children["worker"] = start(
             "celery worker",
-            [python, "-m", "celery", "-A", "workers", "worker", "-Q", "default,generate,train",
-             "--concurrency", "1", "--loglevel", "info", "--hostname", "prefloop-local@%h"],
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "worker",
+                "-Q",
+                "default,generate,train",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "info",
+                "--hostname",
+                "prefloop-local@%h",
+            ],
             env,
         )
         children["web"] = start(
@@ -173,11 +201,25 @@ def main() -> int:
         )
         url = f"http://127.0.0.1:{web_port}/"
         wait_until(lambda: http_ok(f"{url}healthz"), "web server", 120, children["web"])
-        log(f"web server up at {url}; seeding the demo (the first run converts SmolLM2 and generates the "
-            "first comparisons on the CPU: several minutes; later runs reuse them)")
+        log(
+            f"web server up at {url}; seeding the demo (the first run converts SmolLM2 and generates the "
+            "first comparisons on the CPU: several minutes; later runs reuse them)"
+        )
         accounts = seed_demo(python, env, children)
-        print("\n".join(["", "=" * 64, f"prefloop is running: {url}", *accounts,
-                         "Ctrl-C stops everything.", "=" * 64, ""]), flush=True)
+        print(
+            "\n".join(
+                [
+                    "",
+                    "=" * 64,
+                    f"prefloop is running: {url}",
+                    *accounts,
+                    "Ctrl-C stops everything.",
+                    "=" * 64,
+                    "",
+                ]
+            ),
+            flush=True,
+        )
         while True:
             for name, process in children.items():
                 if process.poll() is not None:

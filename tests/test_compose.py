@@ -1,4 +1,5 @@
 """docker-compose.yml has the production shape: every service, queues, GPU trainer, gated start-up."""
+
 from __future__ import annotations
 
 import os
@@ -127,7 +128,11 @@ def test_secret_key_is_required():
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     result = subprocess.run(
         [binary, "-f", str(COMPOSE_FILE), "config", "-q"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr

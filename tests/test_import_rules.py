@@ -4,6 +4,7 @@ The direction is import-linter's layers contract in pyproject.toml; the torch ru
 importing every webapp module in a fresh interpreter, since an import inside a function is
 fine when only a worker ever calls it.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -28,8 +29,9 @@ print(len(names), ",".join(heavy))
 
 
 def test_layers_contract_holds():
-    result = subprocess.run([str(Path(sys.executable).with_name("lint-imports"))], cwd=REPO, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout
 

@@ -1,4 +1,5 @@
 """scripts/run_local.py (what `make run` runs): the embedded Redis and stopping whole process groups."""
+
 from __future__ import annotations
 
 import importlib.util

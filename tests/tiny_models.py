@@ -1,5 +1,6 @@
 """A tiny random Llama for tests: no download, a few hundred thousand parameters, and the same
 code paths (chat template, special tokens, pad != eos) as SmolLM2."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """A tiny-model project ready for a round, for the tests that run rounds through real workers."""
+
 from __future__ import annotations
 
 import time
@@ -16,10 +17,22 @@ GENERATE = {"max_new_tokens": 12, "batch_size": 8}
 ROUND = {
     "round": {"min_pairs": 4, "ppo_prompts": 8, "eval_prompts": 4, "next_comparisons": 4, "algorithm": "ppo"},
     # long enough stages to be killed in the middle (a few hundred tiny steps), short enough for CI
-    "reward": {"max_length": 256, "epochs": 60, "trainable_layers": None, "batch_size": 4, "learning_rate": 1e-3,
-               "logging_steps": 1},
-    "ppo": {"max_new_tokens": 12, "trainable_layers": None, "total_episodes": 400, "rollout_batch_size": 8,
-            "minibatch_size": 4, "learning_rate": 1e-3},
+    "reward": {
+        "max_length": 256,
+        "epochs": 60,
+        "trainable_layers": None,
+        "batch_size": 4,
+        "learning_rate": 1e-3,
+        "logging_steps": 1,
+    },
+    "ppo": {
+        "max_new_tokens": 12,
+        "trainable_layers": None,
+        "total_episodes": 400,
+        "rollout_batch_size": 8,
+        "minibatch_size": 4,
+        "learning_rate": 1e-3,
+    },
     "generate": GENERATE,
 }
 DEADLINE_S = 600
@@ -37,13 +50,16 @@ def until(condition, what: str, deadline_s: float = DEADLINE_S, poll: float = 0.
 def tiny_project(tmp_path: Path, config: dict) -> Project:
     project = Project.objects.create(name="Crash", slug="crash", training_config=config)
     for i in range(12):
-        Prompt.objects.create(project=project, conversation=[{"role": "user", "content": f"tell me a joke {i}"}])
+        Prompt.objects.create(
+            project=project, conversation=[{"role": "user", "content": f"tell me a joke {i}"}]
+        )
     for i in range(4):
-        Prompt.objects.create(project=project, split=Prompt.Split.EVAL,
-                              conversation=[{"role": "user", "content": f"what is {i}?"}])
+        Prompt.objects.create(
+            project=project,
+            split=Prompt.Split.EVAL,
+            conversation=[{"role": "user", "content": f"what is {i}?"}],
+        )
     create_base_policy(project, str(build_tiny_model(tmp_path / "tiny-base")))
     assert generate_comparisons(project.pk, 10, GENERATE, seed=0) == 10
     assert simulate(project, 10, shorter) == 10
     return project
-
-

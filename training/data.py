@@ -33,6 +33,7 @@ atomically: a temp file next to the target, then a rename):
 System messages are rendered as `"\\n\\nSystem: ..."` turns in the HH-style text formats, and
 parsed back.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -193,7 +194,10 @@ def _write_jsonl(rows: Iterable[dict[str, Any]], out: Path | str) -> Path:
 
 
 def _extras(record: PreferenceRecord) -> dict[str, Any]:
-    extras: dict[str, Any] = {"margin": margin_for_strength(record.strength), "strength": int(record.strength)}
+    extras: dict[str, Any] = {
+        "margin": margin_for_strength(record.strength),
+        "strength": int(record.strength),
+    }
     if record.metadata:
         extras["metadata"] = record.metadata
     return extras
@@ -330,7 +334,8 @@ def _is_parquet(path: Path) -> bool:
 
 def _messages(value: Any, where: str) -> Conversation:
     if not isinstance(value, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+        for m in value
     ):
         raise ValueError(f"{where}: expected a list of {{role, content}} messages")
     return [{"role": m["role"], "content": m["content"]} for m in value]
@@ -379,7 +384,11 @@ def record_from_row(row: dict[str, Any], where: str = "row") -> PreferenceRecord
         chosen = _strip_one_space(_need_str(row, "chosen", where))
         rejected = _strip_one_space(_need_str(row, "rejected", where))
         if _TURN.match(prompt_value):
-            text = prompt_value[: -len(ASSISTANT_MARK)] if prompt_value.endswith(ASSISTANT_MARK) else prompt_value
+            text = (
+                prompt_value[: -len(ASSISTANT_MARK)]
+                if prompt_value.endswith(ASSISTANT_MARK)
+                else prompt_value
+            )
             try:
                 prompt = parse_hh(text)
             except ValueError as exc:
@@ -391,7 +400,9 @@ def record_from_row(row: dict[str, Any], where: str = "row") -> PreferenceRecord
         full_rejected = _messages(row["rejected"], f"{where} field 'rejected'")
         prompt = full_chosen[:-1]
         if prompt != full_rejected[:-1] or not prompt:
-            raise ValueError(f"{where} field 'rejected': chosen and rejected must share every turn but the last")
+            raise ValueError(
+                f"{where} field 'rejected': chosen and rejected must share every turn but the last"
+            )
         chosen = _reply(full_chosen, f"{where} field 'chosen'")
         rejected = _reply(full_rejected, f"{where} field 'rejected'")
     elif prompt_value is None:  # HH transcripts
@@ -414,7 +425,9 @@ def record_from_row(row: dict[str, Any], where: str = "row") -> PreferenceRecord
             raise ValueError(f"{where} field 'metadata': not valid JSON") from None
     if not isinstance(metadata, dict):
         raise ValueError(f"{where} field 'metadata': expected an object")
-    return PreferenceRecord(prompt=prompt, chosen=chosen, rejected=rejected, strength=int(strength), metadata=metadata)
+    return PreferenceRecord(
+        prompt=prompt, chosen=chosen, rejected=rejected, strength=int(strength), metadata=metadata
+    )
 
 
 def read_preferences(path: Path | str, limit: int | None = None) -> list[PreferenceRecord]:

@@ -17,6 +17,7 @@ policy, with `beta` setting how far it may move.
   reference pass and every epoch then run only the top blocks.
 * `should_stop()` is asked at every step; True raises `training.stopping.Stopped` (a cancelled round).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,34 +53,54 @@ from training.trunk import CachedTrunkBackbone
 class DPOArgs:
     """DPO hyper-parameters (every field is a `python -m training dpo --FIELD` flag)."""
 
-    policy_path: str = field(metadata={"help": "Causal LM checkpoint to start from; also the frozen reference by default."})
+    policy_path: str = field(
+        metadata={"help": "Causal LM checkpoint to start from; also the frozen reference by default."}
+    )
     out_dir: str = field(metadata={"help": "Where the trained policy is saved (must not exist yet)."})
     reference_path: str | None = field(
         default=None,
-        metadata={"help": "Frozen reference of the DPO loss, when not the starting policy (an ancestor that differs "
-                  "from it only in the trainable blocks)."},
+        metadata={
+            "help": "Frozen reference of the DPO loss, when not the starting policy (an ancestor that differs "
+            "from it only in the trainable blocks)."
+        },
     )
-    metrics_path: str | None = field(default=None, metadata={"help": "JSON lines file: one line per training log."})
+    metrics_path: str | None = field(
+        default=None, metadata={"help": "JSON lines file: one line per training log."}
+    )
     seed: int = field(default=0, metadata={"help": "Seeds the data order and the held-out split."})
-    beta: float = field(default=0.1, metadata={"help": "How far from the reference the policy may move (higher: less)."})
+    beta: float = field(
+        default=0.1, metadata={"help": "How far from the reference the policy may move (higher: less)."}
+    )
     learning_rate: float = field(default=1e-5, metadata={"help": "Peak AdamW learning rate (linear decay)."})
     epochs: float = field(default=2, metadata={"help": "Passes over the pairs."})
     batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
-    max_length: int | None = field(default=512, metadata={"help": "Pairs longer than this (prompt + reply tokens) are left out, counted."})
+    max_length: int | None = field(
+        default=512,
+        metadata={"help": "Pairs longer than this (prompt + reply tokens) are left out, counted."},
+    )
     sft_weight: float = field(
         default=0.0,
-        metadata={"help": "Weight of an added NLL loss on the chosen replies (RPO, Pang et al. 2024); 0 is plain DPO."},
+        metadata={
+            "help": "Weight of an added NLL loss on the chosen replies (RPO, Pang et al. 2024); 0 is plain DPO."
+        },
     )
     trainable_layers: int | None = field(
         default=None, metadata={"help": "Train only the top N blocks and the final norm (None: every block)."}
     )
     eval_fraction: float = field(
-        default=0.1, metadata={"help": "Share of pairs held out to measure preference accuracy of the implicit reward."}
+        default=0.1,
+        metadata={"help": "Share of pairs held out to measure preference accuracy of the implicit reward."},
     )
-    cache_trunk: bool = field(default=True, metadata={"help": "Compute the frozen blocks once per sequence (with trainable_layers)."})
+    cache_trunk: bool = field(
+        default=True,
+        metadata={"help": "Compute the frozen blocks once per sequence (with trainable_layers)."},
+    )
     logging_steps: int = field(default=1, metadata={"help": "Optimizer steps between logs."})
     cpu_lm_head: bool = field(
-        default=True, metadata={"help": "On a CPU, score completions with plain ops instead of TRL's GPU kernel path (training.trl_cpu)."}
+        default=True,
+        metadata={
+            "help": "On a CPU, score completions with plain ops instead of TRL's GPU kernel path (training.trl_cpu)."
+        },
     )
 
 
@@ -92,7 +113,9 @@ class DPOResult:
 
 def chat_ids(tokenizer, messages: list[dict]) -> list[int]:
     """The token ids of a conversation rendered with the chat template, as DPOTrainer renders prompt + reply."""
-    return list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=None)["input_ids"])
+    return list(
+        tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=None)["input_ids"]
+    )
 
 
 def dpo_rows(tokenizer, records: Sequence[PreferenceRecord]) -> list[dict]:
@@ -105,7 +128,7 @@ def dpo_rows(tokenizer, records: Sequence[PreferenceRecord]) -> list[dict]:
             ids = encode_pair(tokenizer, record.prompt, getattr(record, side))
             if ids[: len(prompt_ids)] != prompt_ids:
                 raise ValueError("the chat template renders the prompt differently with a reply after it")
-            row[f"{side}_ids"] = ids[len(prompt_ids):]
+            row[f"{side}_ids"] = ids[len(prompt_ids) :]
         rows.append(row)
     return rows
 
@@ -127,13 +150,15 @@ def implicit_reward_accuracy(model, tokenizer, reference, rows: list[dict], beta
     def logp(m, prompt_ids, reply_ids) -> float:
         device = next(m.parameters()).device
         ids = torch.tensor([prompt_ids + reply_ids], device=device)
-        logits = m(input_ids=ids, use_cache=False).logits[0, len(prompt_ids) - 1:-1].float()
-        return float(torch.log_softmax(logits, -1).gather(1, ids[0, len(prompt_ids):, None]).sum())
+        logits = m(input_ids=ids, use_cache=False).logits[0, len(prompt_ids) - 1 : -1].float()
+        return float(torch.log_softmax(logits, -1).gather(1, ids[0, len(prompt_ids) :, None]).sum())
 
     right = 0
     for row in rows:
-        margin = [logp(model, row["prompt_ids"], row[side]) - logp(reference, row["prompt_ids"], row[side])
-                  for side in ("chosen_ids", "rejected_ids")]
+        margin = [
+            logp(model, row["prompt_ids"], row[side]) - logp(reference, row["prompt_ids"], row[side])
+            for side in ("chosen_ids", "rejected_ids")
+        ]
         right += beta * margin[0] > beta * margin[1]
     return right / len(rows)
 
@@ -148,8 +173,10 @@ def hold_reference(model, reference_path: str | None, runtime: Runtime) -> Calla
     params = dict(model.named_parameters())
     differs = [k for k, p in params.items() if not p.requires_grad and not torch.equal(p, reference[k])]
     if differs:
-        raise ValueError(f"the reference {reference_path} differs from the policy in frozen weights ({differs[0]}, "
-                         f"{len(differs)} in all): train those layers too, or use the policy as its reference")
+        raise ValueError(
+            f"the reference {reference_path} differs from the policy in frozen weights ({differs[0]}, "
+            f"{len(differs)} in all): train those layers too, or use the policy as its reference"
+        )
     trained = [(p, p.detach().clone()) for p in params.values() if p.requires_grad]
     with torch.no_grad():
         for k, p in params.items():
@@ -176,7 +203,6 @@ def train_dpo(
     from transformers import set_seed
     from trl import DPOConfig, DPOTrainer
 
-
     records = list(records)
     if not records:
         raise ValueError("no preference pairs to train on")
@@ -186,15 +212,23 @@ def train_dpo(
     set_seed(args.seed)
     tokenizer = load_tokenizer(args.policy_path)
     train_records, eval_records = split_records(records, args.eval_fraction, args.seed)
-    lengths = [len(r["prompt_ids"]) + max(len(r["chosen_ids"]), len(r["rejected_ids"]))
-               for r in dpo_rows(tokenizer, train_records)]
+    lengths = [
+        len(r["prompt_ids"]) + max(len(r["chosen_ids"]), len(r["rejected_ids"]))
+        for r in dpo_rows(tokenizer, train_records)
+    ]
     kept = [r for r, n in zip(train_records, lengths) if not args.max_length or n <= args.max_length]
     if not kept:
         raise ValueError(f"every training pair is longer than max_length={args.max_length} tokens")
-    rows = [{k: v for k, v in row.items() if k in ("prompt", "chosen", "rejected")} for row in to_trl_rows(kept)]
+    rows = [
+        {k: v for k, v in row.items() if k in ("prompt", "chosen", "rejected")} for row in to_trl_rows(kept)
+    ]
 
     model = load_causal_lm(args.policy_path, runtime).train()
-    heads = [] if model.get_output_embeddings().weight is model.get_input_embeddings().weight else [model.get_output_embeddings()]
+    heads = (
+        []
+        if model.get_output_embeddings().weight is model.get_input_embeddings().weight
+        else [model.get_output_embeddings()]
+    )
     freeze_all_but_top(model, args.trainable_layers, heads)
     depth = len(decoder_layers(model)) - (args.trainable_layers or 0)
     use_cache = args.cache_trunk and args.trainable_layers is not None and depth > 0
@@ -209,16 +243,33 @@ def train_dpo(
     stack = contextlib.ExitStack()
     try:
         config = DPOConfig(
-            output_dir=str(work_dir), per_device_train_batch_size=args.batch_size, num_train_epochs=args.epochs,
-            learning_rate=args.learning_rate, beta=args.beta, max_length=None, precompute_ref_log_probs=True,
+            output_dir=str(work_dir),
+            per_device_train_batch_size=args.batch_size,
+            num_train_epochs=args.epochs,
+            learning_rate=args.learning_rate,
+            beta=args.beta,
+            max_length=None,
+            precompute_ref_log_probs=True,
             loss_type=["sigmoid", "sft"] if args.sft_weight else ["sigmoid"],
             loss_weights=[1.0, args.sft_weight] if args.sft_weight else None,
-            logging_steps=args.logging_steps, seed=args.seed, data_seed=args.seed, save_strategy="no",
-            eval_strategy="no", report_to="none", disable_tqdm=not progress, use_cpu=runtime.device.type == "cpu",
-            bf16=runtime.autocast_dtype == torch.bfloat16, fp16=runtime.autocast_dtype == torch.float16,
-            dataloader_num_workers=0, warmup_steps=0, lr_scheduler_type="linear", pad_to_multiple_of=None,
+            logging_steps=args.logging_steps,
+            seed=args.seed,
+            data_seed=args.seed,
+            save_strategy="no",
+            eval_strategy="no",
+            report_to="none",
+            disable_tqdm=not progress,
+            use_cpu=runtime.device.type == "cpu",
+            bf16=runtime.autocast_dtype == torch.bfloat16,
+            fp16=runtime.autocast_dtype == torch.float16,
+            dataloader_num_workers=0,
+            warmup_steps=0,
+            lr_scheduler_type="linear",
+            pad_to_multiple_of=None,
         )
-        head = cpu_lm_head() if runtime.device.type == "cpu" and args.cpu_lm_head else contextlib.nullcontext()
+        head = (
+            cpu_lm_head() if runtime.device.type == "cpu" and args.cpu_lm_head else contextlib.nullcontext()
+        )
         stack.enter_context(head)  # the reference pass runs inside the trainer's constructor
         # Cache the frozen blocks first, for every sequence the trainer will see (TRL renders
         # prompt + reply with the chat template), so that the reference pass in the trainer's
@@ -229,14 +280,25 @@ def train_dpo(
         cache = None
         if use_cache:
             cache = CachedTrunkBackbone(model, depth)
-            cache.fill([chat_ids(tokenizer, row["prompt"] + row[side]) for row in rows for side in ("chosen", "rejected")],
-                       tokenizer.pad_token_id)
+            cache.fill(
+                [
+                    chat_ids(tokenizer, row["prompt"] + row[side])
+                    for row in rows
+                    for side in ("chosen", "rejected")
+                ],
+                tokenizer.pad_token_id,
+            )
             cache.install()
         cache_seconds = time.perf_counter() - started
         try:
             try:  # the reference pass runs in the constructor
-                trainer = DPOTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
-                                     processing_class=tokenizer, callbacks=[relay])
+                trainer = DPOTrainer(
+                    model=model,
+                    args=config,
+                    train_dataset=Dataset.from_list(rows),
+                    processing_class=tokenizer,
+                    callbacks=[relay],
+                )
             finally:
                 restore_policy()
             if not progress:
@@ -251,7 +313,9 @@ def train_dpo(
             raise Stopped(f"stopped at step {trainer.state.global_step} of {trainer.state.max_steps}")
         model = trainer.model.eval()
         reference = load_causal_lm(args.reference_path or args.policy_path, runtime).eval()
-        held = implicit_reward_accuracy(model, tokenizer, reference, dpo_rows(tokenizer, eval_records), args.beta)
+        held = implicit_reward_accuracy(
+            model, tokenizer, reference, dpo_rows(tokenizer, eval_records), args.beta
+        )
         checkpoint = save_model(model, tokenizer, args.out_dir)
         last = history[-1] if history else {}
         metrics = {

@@ -14,6 +14,7 @@
   human-written text to measure it on.
 * **Reward-model accuracy** on held-out preference pairs lives in `training.reward.accuracy`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,13 @@ def win_rate(new_scores: torch.Tensor, old_scores: torch.Tensor) -> float:
 
 @torch.no_grad()
 def sequence_kl(
-    new_model, old_model, tokenizer: PreTrainedTokenizerBase, prompts: list[Conversation], samples: list[Generation],
-    temperature: float, batch_size: int = 16,
+    new_model,
+    old_model,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[Conversation],
+    samples: list[Generation],
+    temperature: float,
+    batch_size: int = 16,
 ) -> torch.Tensor:
     """KL(new || old) of each sample: the sum over its sampled tokens (EOS only if it was sampled) of
     log p_new - log p_old at `temperature`. [N], float32."""
@@ -54,8 +60,8 @@ def sequence_kl(
     encoded = encode_prompts(tokenizer, prompts)
     out = []
     for start in range(0, len(prompts), batch_size):
-        batch = samples[start:start + batch_size]
-        query, query_mask = left_pad(encoded[start:start + batch_size], tokenizer.pad_token_id, device)
+        batch = samples[start : start + batch_size]
+        query, query_mask = left_pad(encoded[start : start + batch_size], tokenizer.pad_token_id, device)
         answers = [g.token_ids + ([tokenizer.eos_token_id] if g.finished else []) for g in batch]
         width = max(max(len(a) for a in answers), 1)
         response = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long, device=device)
@@ -67,7 +73,9 @@ def sequence_kl(
         state = trunk(ids, mask) if not own else TrunkState(ids, mask, position_ids_from_mask(mask), None)
         at = query.size(1) - 1
         new_lp, old_lp = (
-            logprobs_from_logits(top.head(top.hidden(state)[:, at: at + width]).float() / temperature, response)
+            logprobs_from_logits(
+                top.head(top.hidden(state)[:, at : at + width]).float() / temperature, response
+            )
             for top in tops
         )
         out.append(((new_lp - old_lp) * response_mask).sum(1).cpu())
@@ -80,7 +88,9 @@ def perplexity(model, tokenizer: PreTrainedTokenizerBase, texts: list[str], max_
     device = next(model.parameters()).device
     total_nll, total_tokens = 0.0, 0
     for text in texts:
-        ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length).input_ids.to(device)
+        ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length).input_ids.to(
+            device
+        )
         if ids.size(1) < 2:
             continue
         loss = model(input_ids=ids, labels=ids).loss.float()

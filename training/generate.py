@@ -28,6 +28,7 @@ Choices, and why:
   on a GPU, after a compile warm-up of tens of seconds; it has not been measured here (the
   development machine has no GPU), so it stays off by default.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,16 +48,24 @@ class GenerateArgs:
     """How to sample answers. Cost on 2 CPU cores with SmolLM2-135M: roughly 1-2 s per batch of 16
     for each 10 new tokens; on a GPU, generation is dominated by the number of decode steps."""
 
-    max_new_tokens: int = field(default=64, metadata={"help": "Most tokens generated per answer (EOS included)."})
+    max_new_tokens: int = field(
+        default=64, metadata={"help": "Most tokens generated per answer (EOS included)."}
+    )
     temperature: float = field(
         default=0.7, metadata={"help": "Softmax temperature; 0 means greedy decoding."}
     )
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling threshold; 1.0 samples the full distribution."})
-    batch_size: int = field(default=16, metadata={"help": "Prompts generated together (one forward pass per token)."})
+    top_p: float = field(
+        default=1.0, metadata={"help": "Nucleus sampling threshold; 1.0 samples the full distribution."}
+    )
+    batch_size: int = field(
+        default=16, metadata={"help": "Prompts generated together (one forward pass per token)."}
+    )
     seed: int = field(default=0, metadata={"help": "RNG seed; same seed and prompts give the same answers."})
     static_cache: bool = field(
         default=False,
-        metadata={"help": "GPU only: static KV cache + torch.compile (faster after warm-up; unmeasured on CPU)."},
+        metadata={
+            "help": "GPU only: static KV cache + torch.compile (faster after warm-up; unmeasured on CPU)."
+        },
     )
 
 
@@ -80,7 +89,9 @@ class SampledBatch:
     response: torch.Tensor  # [B, Lr] long
     response_mask: torch.Tensor  # [B, Lr] long, 1 = real token (EOS included)
     finished: torch.Tensor  # [B] bool, the response contains EOS
-    logprobs: torch.Tensor | None = None  # [B, Lr] float32, log-probability of each sampled token (0 on padding)
+    logprobs: torch.Tensor | None = (
+        None  # [B, Lr] float32, log-probability of each sampled token (0 on padding)
+    )
     hidden: torch.Tensor | None = None  # [B, Lq + Lr, H], the `capture` module's output, when asked for
     # [B, 1, H]: the `capture` module's output for an EOS placed after the last column (`close_with`)
     closing_hidden: torch.Tensor | None = None
@@ -106,20 +117,24 @@ def truncate_after_eos(response: torch.Tensor, eos_id: int, pad_id: int) -> tupl
 
 def encode_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[Conversation]) -> list[list[int]]:
     """Render each conversation with the chat template (assistant turn opened) and tokenize it."""
-    texts = [tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) for conv in prompts]
+    texts = [
+        tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) for conv in prompts
+    ]
     # The template already holds every special token; don't let the tokenizer add a BOS twice.
     return [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
 
 
-def left_pad(seqs: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(
+    seqs: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack token lists into [B, L] ids and attention mask, padding on the left."""
     width = max(len(s) for s in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for row, seq in enumerate(seqs):
         if seq:
-            ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
-            mask[row, width - len(seq):] = 1
+            ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -145,7 +160,9 @@ class InverseCdfSampler(LogitsProcessor):
         probs = logprobs.exp().double()
         if self.top_p < 1.0:
             sorted_probs, order = probs.sort(dim=-1, descending=True)
-            outside = sorted_probs.cumsum(-1) - sorted_probs >= self.top_p  # keep the smallest set reaching top_p
+            outside = (
+                sorted_probs.cumsum(-1) - sorted_probs >= self.top_p
+            )  # keep the smallest set reaching top_p
             probs = probs.scatter(-1, order, sorted_probs.masked_fill(outside, 0.0))
         cdf = probs.cumsum(-1)
         # u in (0, 1]: the first index whose cumulative sum reaches u * total has non-zero probability
@@ -206,29 +223,43 @@ def sample_batch(
     hook = None
     if capture is not None:
         hook = capture.register_forward_hook(
-            lambda module, args, output: captured.append((output[0] if isinstance(output, tuple) else output).detach())
+            lambda module, args, output: captured.append(
+                (output[0] if isinstance(output, tuple) else output).detach()
+            )
         )
     was_training = model.training
     model.eval()
     try:
-        out = model.generate(input_ids=query, attention_mask=query_mask, generation_config=config,
-                             logits_processor=[sampler] if sampler else None)
+        out = model.generate(
+            input_ids=query,
+            attention_mask=query_mask,
+            generation_config=config,
+            logits_processor=[sampler] if sampler else None,
+        )
         sequences = out.sequences if capture is not None else out
         if capture is not None:  # run the last sampled column through the cache: its states are needed too
             tail = sequences[:, -1:]
             if close_with is not None:
                 tail = torch.cat([tail, torch.full_like(tail, close_with)], 1)
-            mask = torch.cat([query_mask, torch.ones_like(sequences[:, query.size(1):]),
-                              torch.ones_like(tail[:, 1:])], 1)
+            mask = torch.cat(
+                [query_mask, torch.ones_like(sequences[:, query.size(1) :]), torch.ones_like(tail[:, 1:])], 1
+            )
             positions = mask.sum(1, keepdim=True) - tail.size(1) + torch.arange(tail.size(1), device=device)
-            model(input_ids=tail, attention_mask=mask, position_ids=positions,
-                  past_key_values=out.past_key_values, use_cache=True, logits_to_keep=1)
+            model(
+                input_ids=tail,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=out.past_key_values,
+                use_cache=True,
+                logits_to_keep=1,
+            )
     finally:
         model.train(was_training)
         if hook is not None:
             hook.remove()
-    response, response_mask = truncate_after_eos(sequences[:, query.size(1):], tokenizer.eos_token_id,
-                                                 tokenizer.pad_token_id)
+    response, response_mask = truncate_after_eos(
+        sequences[:, query.size(1) :], tokenizer.eos_token_id, tokenizer.pad_token_id
+    )
     finished = (response == tokenizer.eos_token_id).any(dim=1)
     logprobs = None
     if sampler is not None and sampler.logprobs:
@@ -238,7 +269,7 @@ def sample_batch(
         every = torch.cat(captured, 1)
         hidden = every[:, : sequences.size(1)]
         if close_with is not None:
-            closing = every[:, sequences.size(1): sequences.size(1) + 1]
+            closing = every[:, sequences.size(1) : sequences.size(1) + 1]
     return SampledBatch(query, query_mask, response, response_mask, finished, logprobs, hidden, closing)
 
 
@@ -261,7 +292,7 @@ def generate(
         torch.manual_seed(args.seed)
         starts = range(0, len(order), args.batch_size)
         for start in tqdm(starts, desc="generate", unit="batch", disable=not progress):
-            batch_idx = order[start:start + args.batch_size]
+            batch_idx = order[start : start + args.batch_size]
             batch = sample_batch(
                 model,
                 tokenizer,

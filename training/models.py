@@ -5,6 +5,7 @@ Every model prefloop trains goes through `load_tokenizer` / `load_causal_lm` /
 bundled SmolLM2 GGUF converted by `convert_base_model`, any local Hugging Face checkpoint, a hub
 id (for users who have a hub); tests build tiny models (tests/tiny_models.py).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -165,7 +166,9 @@ def convert_base_model(spec: str, out_dir: str | Path) -> Path:
     kwargs = {"gguf_file": source.gguf_file} if source.gguf_file else {}
     tokenizer = load_tokenizer(source.path, source.gguf_file)
     loaded = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32, **kwargs)
-    config = AutoConfig.for_model(**{k: v for k, v in loaded.config.to_dict().items() if k != "quantization_config"})
+    config = AutoConfig.for_model(
+        **{k: v for k, v in loaded.config.to_dict().items() if k != "quantization_config"}
+    )
     config.pad_token_id = tokenizer.pad_token_id
     config.eos_token_id = tokenizer.eos_token_id
     fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
@@ -185,18 +188,24 @@ def convert_base_model(spec: str, out_dir: str | Path) -> Path:
     return out
 
 
-def load_causal_lm(path: str | Path, runtime: Runtime | None = None, dtype: torch.dtype | None = None) -> torch.nn.Module:
+def load_causal_lm(
+    path: str | Path, runtime: Runtime | None = None, dtype: torch.dtype | None = None
+) -> torch.nn.Module:
     """A causal LM on the runtime's device, in `dtype` (default: the runtime's training dtype)."""
     runtime = runtime or Runtime.detect()
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or runtime.dtype)
     return model.to(runtime.device)
 
 
-def load_reward_model(path: str | Path, runtime: Runtime | None = None, dtype: torch.dtype | None = None) -> torch.nn.Module:
+def load_reward_model(
+    path: str | Path, runtime: Runtime | None = None, dtype: torch.dtype | None = None
+) -> torch.nn.Module:
     """A sequence-classification model with one output: the scalar reward (or value)."""
     runtime = runtime or Runtime.detect()
     tokenizer = load_tokenizer(path)
-    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=dtype or runtime.dtype)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(path), num_labels=1, dtype=dtype or runtime.dtype
+    )
     model.config.pad_token_id = tokenizer.pad_token_id
     return model.to(runtime.device)
 

@@ -32,6 +32,7 @@ Padding: queries are left-padded and responses right-padded, so `query + respons
 both sides. Attention masks cover both, position ids count only real tokens, and the logits (or
 value) for response token t are read at position `query_width + t - 1`, the state before it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -78,7 +79,15 @@ from training.trunk import SharedTrunk, Top, TrunkState, position_ids_from_mask,
 log = logging.getLogger(__name__)
 
 RewardFn = Callable[[list[Conversation], list[str]], "torch.Tensor"]
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # a block's linear maps
+LORA_TARGETS = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+]  # a block's linear maps
 
 
 @dataclass
@@ -86,64 +95,107 @@ class PPOArgs:
     """PPO hyper-parameters (every field is a `python -m training ppo --FIELD` flag). Measured costs
     are in benchmarks/README.md."""
 
-    policy_path: str = field(metadata={"help": "Causal LM checkpoint directory to start from (also gives the tokenizer)."})
+    policy_path: str = field(
+        metadata={"help": "Causal LM checkpoint directory to start from (also gives the tokenizer)."}
+    )
     out_dir: str = field(metadata={"help": "Where the trained policy is saved (must not exist yet)."})
     reward_model_path: str | None = field(
         default=None,
-        metadata={"help": "Reward-model checkpoint (sequence classification, 1 label) that scores the responses; "
-                  "not needed when a reward function is passed in code."},
+        metadata={
+            "help": "Reward-model checkpoint (sequence classification, 1 label) that scores the responses; "
+            "not needed when a reward function is passed in code."
+        },
     )
     value_model_path: str | None = field(
-        default=None, metadata={"help": "Checkpoint the value model starts from; default: the reward model (the paper's choice)."}
+        default=None,
+        metadata={
+            "help": "Checkpoint the value model starts from; default: the reward model (the paper's choice)."
+        },
     )
     metrics_path: str | None = field(
-        default=None, metadata={"help": "JSON-lines file that gets one line of metrics per logged PPO update."}
+        default=None,
+        metadata={"help": "JSON-lines file that gets one line of metrics per logged PPO update."},
     )
-    seed: int = field(default=0, metadata={"help": "Seeds prompt order, sampling and minibatches; same seed, same run on CPU."})
+    seed: int = field(
+        default=0,
+        metadata={"help": "Seeds prompt order, sampling and minibatches; same seed, same run on CPU."},
+    )
     total_episodes: int = field(default=64, metadata={"help": "Responses sampled over the whole run."})
-    rollout_batch_size: int = field(default=16, metadata={"help": "Prompts sampled per rollout (one PPO update each)."})
+    rollout_batch_size: int = field(
+        default=16, metadata={"help": "Prompts sampled per rollout (one PPO update each)."}
+    )
     minibatch_size: int = field(default=8, metadata={"help": "Responses per gradient step inside an update."})
     forward_batch_size: int = field(
-        default=16, metadata={"help": "Rows per chunk of the no-gradient passes over a rollout (bounds memory of the logits)."}
+        default=16,
+        metadata={
+            "help": "Rows per chunk of the no-gradient passes over a rollout (bounds memory of the logits)."
+        },
     )
     ppo_epochs: int = field(default=2, metadata={"help": "Passes (K) over each rollout's minibatches."})
     learning_rate: float = field(default=1e-5, metadata={"help": "Adam learning rate for policy and value."})
-    anneal_lr: bool = field(default=False, metadata={"help": "Decay the learning rate linearly to 0 over the run."})
-    max_new_tokens: int = field(default=48, metadata={"help": "Most tokens sampled per response (EOS included)."})
+    anneal_lr: bool = field(
+        default=False, metadata={"help": "Decay the learning rate linearly to 0 over the run."}
+    )
+    max_new_tokens: int = field(
+        default=48, metadata={"help": "Most tokens sampled per response (EOS included)."}
+    )
     max_prompt_tokens: int | None = field(
-        default=512, metadata={"help": "Keep only the last N tokens of longer rendered prompts; None keeps all."}
+        default=512,
+        metadata={"help": "Keep only the last N tokens of longer rendered prompts; None keeps all."},
     )
     temperature: float = field(
-        default=0.7, metadata={"help": "Sampling temperature; log-probabilities use the same logits / temperature."}
+        default=0.7,
+        metadata={"help": "Sampling temperature; log-probabilities use the same logits / temperature."},
     )
-    kl_coef: float = field(default=0.05, metadata={"help": "Weight of the per-token KL penalty to the reference."})
-    adaptive_kl: bool = field(default=False, metadata={"help": "Adapt kl_coef towards target_kl (Ziegler et al. 2019)."})
+    kl_coef: float = field(
+        default=0.05, metadata={"help": "Weight of the per-token KL penalty to the reference."}
+    )
+    adaptive_kl: bool = field(
+        default=False, metadata={"help": "Adapt kl_coef towards target_kl (Ziegler et al. 2019)."}
+    )
     target_kl: float = field(default=6.0, metadata={"help": "Adaptive KL: target KL per response, in nats."})
-    kl_horizon: int = field(default=10000, metadata={"help": "Adaptive KL: horizon, in episodes, of the controller."})
-    kl_estimator: str = field(default="k1", metadata={"help": "Per-token KL estimator: k1 (log p - log q) or k3."})
+    kl_horizon: int = field(
+        default=10000, metadata={"help": "Adaptive KL: horizon, in episodes, of the controller."}
+    )
+    kl_estimator: str = field(
+        default="k1", metadata={"help": "Per-token KL estimator: k1 (log p - log q) or k3."}
+    )
     gamma: float = field(default=1.0, metadata={"help": "Discount factor of GAE."})
     lam: float = field(default=0.95, metadata={"help": "Lambda of GAE."})
     cliprange: float = field(default=0.2, metadata={"help": "Clip range of the policy ratio."})
     cliprange_value: float = field(default=0.2, metadata={"help": "Clip range of the value update."})
     vf_coef: float = field(default=0.1, metadata={"help": "Weight of the value loss in the total loss."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Clip the joint policy+value gradient norm to this."})
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "Clip the joint policy+value gradient norm to this."}
+    )
     missing_eos_penalty: float | None = field(
-        default=1.0, metadata={"help": "Subtracted from the score of responses without EOS; None or 0 turns it off."}
+        default=1.0,
+        metadata={"help": "Subtracted from the score of responses without EOS; None or 0 turns it off."},
     )
     close_truncated: bool = field(
         default=True,
-        metadata={"help": "Score a response that ran out of tokens as if it ended there (EOS appended), as the reward "
-                  "model saw every reply in training; off: read the reward at its last sampled token (TRL's way)."},
+        metadata={
+            "help": "Score a response that ran out of tokens as if it ended there (EOS appended), as the reward "
+            "model saw every reply in training; off: read the reward at its last sampled token (TRL's way)."
+        },
     )
-    whiten_rewards: bool = field(default=False, metadata={"help": "Whiten per-token rewards (mean kept) before GAE."})
+    whiten_rewards: bool = field(
+        default=False, metadata={"help": "Whiten per-token rewards (mean kept) before GAE."}
+    )
     trainable_layers: int | None = field(
         default=None,
-        metadata={"help": "Train only the top N transformer layers (+ final norm, value head) of policy and value; "
-                  "the frozen blocks below are computed once per rollout for all four models. None trains all."},
+        metadata={
+            "help": "Train only the top N transformer layers (+ final norm, value head) of policy and value; "
+            "the frozen blocks below are computed once per rollout for all four models. None trains all."
+        },
     )
-    lora_r: int = field(default=0, metadata={"help": "LoRA rank for the policy (peft); 0 trains the weights directly."})
+    lora_r: int = field(
+        default=0, metadata={"help": "LoRA rank for the policy (peft); 0 trains the weights directly."}
+    )
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha, when lora_r > 0."})
-    logging_steps: int = field(default=1, metadata={"help": "Log every N PPO updates (the last one is always logged)."})
+    logging_steps: int = field(
+        default=1, metadata={"help": "Log every N PPO updates (the last one is always logged)."}
+    )
 
     def __post_init__(self):
         if self.temperature <= 0:
@@ -221,22 +273,36 @@ def load_models(args: PPOArgs, runtime: Runtime, with_reward_model: bool) -> PPO
     sharing = [policy, value_model] + ([reward_model] if reward_model is not None else [])
     depth = 0 if own else shared_depth(sharing, layers - trainable)
     if depth < 0:
-        raise ValueError("the policy, value and reward models do not share their embeddings: train the reward "
-                         "model from the policy (prefloop does), or score texts with a reward function")
+        raise ValueError(
+            "the policy, value and reward models do not share their embeddings: train the reward "
+            "model from the policy (prefloop does), or score texts with a reward function"
+        )
     trunk = SharedTrunk(policy, depth, used=not own)
     reference = Top.frozen_copy(policy, depth, own)
     if args.lora_r > 0:
         from peft import LoraConfig, get_peft_model
 
-        policy = get_peft_model(policy, LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=0.0,
-                                                   target_modules=LORA_TARGETS,
-                                                   layers_to_transform=list(range(depth, layers)),
-                                                   task_type="CAUSAL_LM"))
+        policy = get_peft_model(
+            policy,
+            LoraConfig(
+                r=args.lora_r,
+                lora_alpha=args.lora_alpha,
+                lora_dropout=0.0,
+                target_modules=LORA_TARGETS,
+                layers_to_transform=list(range(depth, layers)),
+                task_type="CAUSAL_LM",
+            ),
+        )
     policy_top = Top(policy.get_base_model() if args.lora_r > 0 else policy, depth, own)
     value_top = Top(value_model, depth, own)
     reward_top = Top(reward_model, depth, own) if reward_model is not None else None
-    _verify_split(tokenizer, trunk, [(policy, policy_top), (value_model, value_top)]
-                  + ([(reward_model, reward_top)] if reward_model is not None else []), runtime)
+    _verify_split(
+        tokenizer,
+        trunk,
+        [(policy, policy_top), (value_model, value_top)]
+        + ([(reward_model, reward_top)] if reward_model is not None else []),
+        runtime,
+    )
     params = [p for p in list(policy.parameters()) + list(value_model.parameters()) if p.requires_grad]
     # Sampling reads every weight once per token: on hardware that multiplies bf16 fast, a bf16 copy
     # samples nearly twice as fast. Its trained weights are refreshed after every update (`sync_sampler`).
@@ -244,13 +310,27 @@ def load_models(args: PPOArgs, runtime: Runtime, with_reward_model: bool) -> PPO
     if runtime.inference_dtype != runtime.dtype and args.lora_r == 0:
         sampler = copy.deepcopy(policy).to(runtime.inference_dtype).eval().requires_grad_(False)
         sampler_trunk = SharedTrunk(sampler, depth, used=not own).output_module
-    log.info("ppo: shared trunk of %d of %d blocks, %d trainable tensors, sampling in %s", depth, layers,
-             len(params), runtime.inference_dtype if sampler is not policy else runtime.dtype)
+    log.info(
+        "ppo: shared trunk of %d of %d blocks, %d trainable tensors, sampling in %s",
+        depth,
+        layers,
+        len(params),
+        runtime.inference_dtype if sampler is not policy else runtime.dtype,
+    )
     return PPOModels(
-        runtime=runtime, tokenizer=tokenizer, policy=policy, sampler=sampler, sampler_trunk=sampler_trunk,
-        value_model=value_model, trunk=trunk, policy_top=policy_top,
-        reference=reference, value_top=value_top, reward_top=reward_top,
-        reward_offset=reward_offset_of(args.reward_model_path) if reward_model is not None else 0.0, params=params,
+        runtime=runtime,
+        tokenizer=tokenizer,
+        policy=policy,
+        sampler=sampler,
+        sampler_trunk=sampler_trunk,
+        value_model=value_model,
+        trunk=trunk,
+        policy_top=policy_top,
+        reference=reference,
+        value_top=value_top,
+        reward_top=reward_top,
+        reward_offset=reward_offset_of(args.reward_model_path) if reward_model is not None else 0.0,
+        params=params,
     )
 
 
@@ -266,8 +346,10 @@ def sync_sampler(models: PPOModels) -> None:
 
 def _verify_split(tokenizer, trunk: SharedTrunk, pairs, runtime: Runtime) -> None:
     """The split forward must equal each model's own forward (raises otherwise)."""
-    ids = torch.tensor([tokenizer("check the split forward", add_special_tokens=False)["input_ids"][:8]],
-                       device=runtime.device)
+    ids = torch.tensor(
+        [tokenizer("check the split forward", add_special_tokens=False)["input_ids"][:8]],
+        device=runtime.device,
+    )
     mask = torch.ones_like(ids)
     tolerance = 1e-3 if runtime.dtype == torch.float32 else 5e-2
     for model, top in pairs:
@@ -303,7 +385,7 @@ class Rollout:
 
 def _response_hidden(top: Top, state: TrunkState, width: int, length: int) -> torch.Tensor:
     """Final hidden states at the positions that predict response tokens 0..length-1: [B, length, H]."""
-    return top.hidden(state)[:, width - 1: width - 1 + length]
+    return top.hidden(state)[:, width - 1 : width - 1 + length]
 
 
 def token_logprobs(top: Top, state: TrunkState, width: int, response: torch.Tensor, temperature: float):
@@ -320,23 +402,35 @@ def token_values(top: Top, state: TrunkState, width: int, length: int) -> torch.
 def _in_chunks(fn, state: TrunkState, chunk: int) -> torch.Tensor:
     """`fn(rows_of_state, row_index)` over row chunks of a rollout, concatenated (bounds the logits' memory)."""
     rows, device = state.input_ids.shape[0], state.input_ids.device
-    parts = [fn(state.rows(torch.arange(s, min(s + chunk, rows), device=device)), s) for s in range(0, rows, chunk)]
+    parts = [
+        fn(state.rows(torch.arange(s, min(s + chunk, rows), device=device)), s) for s in range(0, rows, chunk)
+    ]
     return torch.cat(parts)
 
 
 @torch.no_grad()
 def collect_rollout(
-    args: PPOArgs, models: PPOModels, prompts: list[Conversation], query_ids: list[list[int]],
-    reward_fn: RewardFn | None, kl_coef: float,
+    args: PPOArgs,
+    models: PPOModels,
+    prompts: list[Conversation],
+    query_ids: list[list[int]],
+    reward_fn: RewardFn | None,
+    kl_coef: float,
 ) -> Rollout:
     """Sample, score, and evaluate one batch: everything PPO needs before its gradient steps."""
     tokenizer = models.tokenizer
     t0 = time.perf_counter()
     # Sampling runs the trunk over every position anyway: keep its output instead of recomputing it,
     # and keep the log-probability of each sampled token (the policy's "old" log-probabilities).
-    sampled = sample_batch(models.sampler, tokenizer, query_ids, max_new_tokens=args.max_new_tokens,
-                           temperature=args.temperature, capture=models.sampler_trunk,
-                           close_with=tokenizer.eos_token_id if args.close_truncated else None)
+    sampled = sample_batch(
+        models.sampler,
+        tokenizer,
+        query_ids,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        capture=models.sampler_trunk,
+        close_with=tokenizer.eos_token_id if args.close_truncated else None,
+    )
     response, lengths, finished = sampled.response, sampled.response_mask.sum(1), sampled.finished
     mask = sampled.response_mask.float()
     width, length = sampled.query.size(1), response.size(1)
@@ -347,7 +441,9 @@ def collect_rollout(
         # One more column: the EOS that closes each reply that ran out of tokens (padding elsewhere).
         # Only the reward model reads it; every other position is causal and never sees it.
         closing = (~finished).long()[:, None]
-        input_ids = torch.cat([input_ids, torch.where(closing.bool(), tokenizer.eos_token_id, tokenizer.pad_token_id)], 1)
+        input_ids = torch.cat(
+            [input_ids, torch.where(closing.bool(), tokenizer.eos_token_id, tokenizer.pad_token_id)], 1
+        )
         attention_mask = torch.cat([attention_mask, closing], 1)
         if hidden is not None:
             hidden = torch.cat([hidden, sampled.closing_hidden], 1)
@@ -359,15 +455,17 @@ def collect_rollout(
     last = (lengths - 1).clamp(min=0)
     read_at = width + last + ((~finished).long() if args.close_truncated else 0)
     if models.reward_top is not None:
+
         def read_reward(rows: TrunkState, start: int) -> torch.Tensor:
             hidden = models.reward_top.hidden(rows)
-            at = read_at[start:start + hidden.size(0)]
+            at = read_at[start : start + hidden.size(0)]
             return models.reward_top.head(hidden[torch.arange(hidden.size(0)), at]).squeeze(-1).float()
 
         raw_scores = _in_chunks(read_reward, state, args.forward_batch_size) - models.reward_offset
     else:
-        texts = tokenizer.batch_decode([row[:n].tolist() for row, n in zip(response, lengths)],
-                                       skip_special_tokens=True)
+        texts = tokenizer.batch_decode(
+            [row[:n].tolist() for row, n in zip(response, lengths)], skip_special_tokens=True
+        )
         raw_scores = torch.as_tensor(reward_fn(prompts, texts), dtype=torch.float32).reshape(-1)
         if raw_scores.numel() != len(texts):
             raise ValueError(f"reward_fn returned {raw_scores.numel()} scores for {len(texts)} responses")
@@ -377,17 +475,26 @@ def collect_rollout(
 
     # ---- log-probabilities of policy and reference, values ----
     def policy_logprobs(rows: TrunkState, s: int) -> torch.Tensor:
-        return token_logprobs(models.policy_top, rows, width, response[s:s + rows.input_ids.size(0)],
-                              args.temperature)[0]
+        return token_logprobs(
+            models.policy_top, rows, width, response[s : s + rows.input_ids.size(0)], args.temperature
+        )[0]
 
     # the sampler's own are the policy's unless it samples in another precision
-    logprobs = sampled.logprobs if models.sampler is models.policy else _in_chunks(policy_logprobs, state,
-                                                                                    args.forward_batch_size)
+    logprobs = (
+        sampled.logprobs
+        if models.sampler is models.policy
+        else _in_chunks(policy_logprobs, state, args.forward_batch_size)
+    )
     ref_logprobs = _in_chunks(
-        lambda rows, s: token_logprobs(models.reference, rows, width, response[s:s + rows.input_ids.size(0)],
-                                       args.temperature)[0], state, args.forward_batch_size)
-    values = _in_chunks(lambda rows, s: token_values(models.value_top, rows, width, length), state,
-                        args.forward_batch_size)
+        lambda rows, s: token_logprobs(
+            models.reference, rows, width, response[s : s + rows.input_ids.size(0)], args.temperature
+        )[0],
+        state,
+        args.forward_batch_size,
+    )
+    values = _in_chunks(
+        lambda rows, s: token_values(models.value_top, rows, width, length), state, args.forward_batch_size
+    )
     logprobs, ref_logprobs, values = logprobs * mask, ref_logprobs * mask, values * mask
 
     # ---- per-token rewards: KL penalty everywhere, the score at the last real token ----
@@ -401,9 +508,29 @@ def collect_rollout(
     # ---- advantages and returns ----
     advantages, returns = gae(rewards, values, mask, args.gamma, args.lam)
     advantages = masked_whiten(advantages, mask) * mask
-    seconds = {"generate": t_generated - t0, "score": t_scored - t_generated, "evaluate": time.perf_counter() - t_scored}
-    return Rollout(state, width, response, mask, lengths, finished, raw_scores, scores, logprobs, ref_logprobs,
-                   values, kl, non_score_rewards, advantages, returns, seconds)
+    seconds = {
+        "generate": t_generated - t0,
+        "score": t_scored - t_generated,
+        "evaluate": time.perf_counter() - t_scored,
+    }
+    return Rollout(
+        state,
+        width,
+        response,
+        mask,
+        lengths,
+        finished,
+        raw_scores,
+        scores,
+        logprobs,
+        ref_logprobs,
+        values,
+        kl,
+        non_score_rewards,
+        advantages,
+        returns,
+        seconds,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,12 +578,15 @@ def train_ppo(
 
     models = load_models(args, runtime, with_reward_model=reward_fn is None)
     optimizer = torch.optim.Adam(models.params, lr=args.learning_rate, eps=1e-5)
-    kl_ctl = (AdaptiveKLController(args.kl_coef, args.target_kl, args.kl_horizon) if args.adaptive_kl
-              else FixedKLController(args.kl_coef))
+    kl_ctl = (
+        AdaptiveKLController(args.kl_coef, args.target_kl, args.kl_horizon)
+        if args.adaptive_kl
+        else FixedKLController(args.kl_coef)
+    )
 
     encoded = encode_prompts(models.tokenizer, prompts)
     if args.max_prompt_tokens:
-        encoded = [ids[-args.max_prompt_tokens:] for ids in encoded]
+        encoded = [ids[-args.max_prompt_tokens :] for ids in encoded]
     stream = _prompt_stream(prompts, args.seed)
     metrics_path = Path(args.metrics_path) if args.metrics_path else None
     if metrics_path:
@@ -477,19 +607,26 @@ def train_ppo(
         # ---- 1-5. rollout: sample, score, evaluate, advantages ----
         batch_idx = [next(stream) for _ in range(args.rollout_batch_size)]
         with runtime.autocast():
-            rollout = collect_rollout(args, models, [prompts[i] for i in batch_idx],
-                                      [encoded[i] for i in batch_idx], reward_fn, kl_ctl.value)
+            rollout = collect_rollout(
+                args,
+                models,
+                [prompts[i] for i in batch_idx],
+                [encoded[i] for i in batch_idx],
+                reward_fn,
+                kl_ctl.value,
+            )
         t_rollout = time.perf_counter()
 
         # ---- 6. PPO epochs over minibatches ----
-        stats: dict[str, list[float]] = {k: [] for k in
-                                         ("policy_loss", "value_loss", "clipfrac", "vf_clipfrac", "approxkl", "entropy")}
+        stats: dict[str, list[float]] = {
+            k: [] for k in ("policy_loss", "value_loss", "clipfrac", "vf_clipfrac", "approxkl", "entropy")
+        }
         for _ in range(args.ppo_epochs):
             order = torch.randperm(args.rollout_batch_size)
             for start in range(0, args.rollout_batch_size, args.minibatch_size):
                 if should_stop is not None and should_stop():
                     raise Stopped(f"stopped at update {update} of {num_updates}")
-                mb = order[start:start + args.minibatch_size].to(rollout.response.device)
+                mb = order[start : start + args.minibatch_size].to(rollout.response.device)
                 step_stats = ppo_step(args, models, optimizer, rollout, mb, with_entropy=not stats["entropy"])
                 for key, value in step_stats.items():
                     stats[key].append(value)
@@ -527,8 +664,12 @@ def train_ppo(
                 _write_jsonl(metrics_path, record)
             if on_log:
                 on_log(record)
-            bar.set_postfix(score=f"{record['score']:.3f}", kl=f"{record['kl']:.3f}",
-                            len=f"{record['response_length']:.1f}", s=f"{record['seconds']:.1f}")
+            bar.set_postfix(
+                score=f"{record['score']:.3f}",
+                kl=f"{record['kl']:.3f}",
+                len=f"{record['response_length']:.1f}",
+                s=f"{record['seconds']:.1f}",
+            )
         log.info("ppo update %d/%d: %s", update, num_updates, record)
 
     # ---- save the policy ----
@@ -554,27 +695,35 @@ def train_ppo(
     return PPOResult(checkpoint=checkpoint, metrics=metrics, history=history)
 
 
-def ppo_step(args: PPOArgs, models: PPOModels, optimizer, rollout: Rollout, mb: torch.Tensor,
-             with_entropy: bool = True) -> dict:
+def ppo_step(
+    args: PPOArgs, models: PPOModels, optimizer, rollout: Rollout, mb: torch.Tensor, with_entropy: bool = True
+) -> dict:
     """One gradient step on the minibatch `mb` (row indices of the rollout); returns its statistics.
 
     The policy's entropy (a diagnostic, a full softmax over the vocabulary) only `with_entropy`."""
     state = rollout.state.rows(mb)
     response, mask = rollout.response[mb], rollout.mask[mb]
     with models.runtime.autocast():
-        new_logprobs, logits = token_logprobs(models.policy_top, state, rollout.width, response, args.temperature)
+        new_logprobs, logits = token_logprobs(
+            models.policy_top, state, rollout.width, response, args.temperature
+        )
         new_values = token_values(models.value_top, state, rollout.width, response.size(1))
     old_logprobs = rollout.logprobs[mb]
     pg_loss, clipfrac = policy_loss(new_logprobs, old_logprobs, rollout.advantages[mb], mask, args.cliprange)
-    vf_loss, vf_clipfrac = value_loss(new_values, rollout.values[mb], rollout.returns[mb], mask,
-                                      args.cliprange_value)
+    vf_loss, vf_clipfrac = value_loss(
+        new_values, rollout.values[mb], rollout.returns[mb], mask, args.cliprange_value
+    )
     loss = pg_loss + args.vf_coef * vf_loss
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(models.params, args.max_grad_norm)
     optimizer.step()
-    stats = {"policy_loss": float(pg_loss.detach()), "value_loss": float(vf_loss.detach()), "clipfrac": float(clipfrac),
-             "vf_clipfrac": float(vf_clipfrac)}
+    stats = {
+        "policy_loss": float(pg_loss.detach()),
+        "value_loss": float(vf_loss.detach()),
+        "clipfrac": float(clipfrac),
+        "vf_clipfrac": float(vf_clipfrac),
+    }
     with torch.no_grad():
         stats["approxkl"] = float(0.5 * masked_mean((new_logprobs - old_logprobs) ** 2, mask))
         if with_entropy:

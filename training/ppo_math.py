@@ -5,6 +5,7 @@ Shapes: B rows (sampled responses) by T response tokens. `mask` is 1 on real res
 The choices follow "The N+ Implementation Details of RLHF with PPO" (Huang et al. 2024) and the
 TRL PPOTrainer that paper describes.
 """
+
 from __future__ import annotations
 
 import torch
@@ -137,7 +138,9 @@ def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(logits, dim=-1) - (probs * logits).sum(-1)
 
 
-def apply_missing_eos_penalty(scores: torch.Tensor, finished: torch.Tensor, penalty: float | None) -> torch.Tensor:
+def apply_missing_eos_penalty(
+    scores: torch.Tensor, finished: torch.Tensor, penalty: float | None
+) -> torch.Tensor:
     """Subtract `penalty` from the score of every response that ran out of tokens before EOS."""
     if not penalty:
         return scores

@@ -5,6 +5,7 @@ The CLI takes prompts from a prefloop prompt file (`{"prompt": "..."}` or
 HH-RLHF text), or from a Parquet export. Duplicate prompts are kept once, in file order, since a
 preference dataset repeats a prompt for every judgment of it.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,11 @@ Conversation = list[dict[str, str]]
 
 
 def _drop_open_turn(conversation: Conversation) -> Conversation:
-    return conversation[:-1] if conversation[-1]["role"] == "assistant" and not conversation[-1]["content"] else conversation
+    return (
+        conversation[:-1]
+        if conversation[-1]["role"] == "assistant" and not conversation[-1]["content"]
+        else conversation
+    )
 
 
 def _conversation(row: dict[str, Any], where: str) -> Conversation:

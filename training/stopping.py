@@ -1,4 +1,5 @@
 """How a training loop is told to stop early: a cancelled round asks, the loop raises `Stopped`."""
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@ and throughput collapses: sampling SmolLM2 next to one busy process on 2 cores r
 with 2 threads and 9.4 with 1 (`benchmarks/threads.py` measures it on any machine). A worker therefore leaves one core to the rest of the machine unless told
 otherwise; a dedicated training machine sets PREFLOOP_TORCH_THREADS to its core count.
 """
+
 from __future__ import annotations
 
 import os

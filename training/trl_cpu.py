@@ -13,6 +13,7 @@ vocabulary-sized logits of one batch's completion tokens fit in memory on a CPU 
 against TRL's own path (`tests/training/test_dpo.py`); TRL is pinned, and a TRL that renames
 these internals fails that test instead of silently taking the slow path.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,12 @@ from typing import Iterator
 
 import torch
 
-OUTPUTS = ("entropy", "log_sum_sq_probs", "mean_logits", "is_top1")  # TRL's optional per-token fields, in order
+OUTPUTS = (
+    "entropy",
+    "log_sum_sq_probs",
+    "mean_logits",
+    "is_top1",
+)  # TRL's optional per-token fields, in order
 
 
 class PlainLogProb:

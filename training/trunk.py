@@ -13,6 +13,7 @@ family whose layers do not fit the Llama-style layout (embed_tokens, layers, nor
 or whose blocks differ, gets depth 0: each top then runs every block itself (embeddings are
 frozen in PPO, so they are still shared).
 """
+
 from __future__ import annotations
 
 import copy
@@ -89,21 +90,40 @@ class TrunkState:
     hidden: torch.Tensor | None  # [B, L, H], detached; None when nothing is shared
 
     def rows(self, index: torch.Tensor) -> "TrunkState":
-        return TrunkState(self.input_ids[index], self.attention_mask[index], self.position_ids[index],
-                          None if self.hidden is None else self.hidden[index])
+        return TrunkState(
+            self.input_ids[index],
+            self.attention_mask[index],
+            self.position_ids[index],
+            None if self.hidden is None else self.hidden[index],
+        )
 
 
-def _run_blocks(parts: DecoderParts, blocks, hidden: torch.Tensor, attention_mask: torch.Tensor,
-                position_ids: torch.Tensor) -> torch.Tensor:
+def _run_blocks(
+    parts: DecoderParts,
+    blocks,
+    hidden: torch.Tensor,
+    attention_mask: torch.Tensor,
+    position_ids: torch.Tensor,
+) -> torch.Tensor:
     """Run `blocks` of `parts.base` on `hidden`, exactly as the backbone's own forward does."""
     if len(blocks) == 0:
         return hidden
-    causal_mask = create_causal_mask(config=parts.base.config, inputs_embeds=hidden, attention_mask=attention_mask,
-                                     past_key_values=None, position_ids=position_ids)
+    causal_mask = create_causal_mask(
+        config=parts.base.config,
+        inputs_embeds=hidden,
+        attention_mask=attention_mask,
+        past_key_values=None,
+        position_ids=position_ids,
+    )
     position_embeddings = parts.base.rotary_emb(hidden, position_ids=position_ids)
     for block in blocks:
-        hidden = block(hidden, attention_mask=causal_mask, position_embeddings=position_embeddings,
-                       position_ids=position_ids, use_cache=False)
+        hidden = block(
+            hidden,
+            attention_mask=causal_mask,
+            position_embeddings=position_embeddings,
+            position_ids=position_ids,
+            use_cache=False,
+        )
     return hidden
 
 
@@ -128,7 +148,9 @@ class SharedTrunk:
         if not self.used:
             return TrunkState(input_ids, attention_mask, position_ids, None)
         hidden = self.parts.embed(input_ids)
-        hidden = _run_blocks(self.parts, self.parts.layers[: self.depth], hidden, attention_mask, position_ids)
+        hidden = _run_blocks(
+            self.parts, self.parts.layers[: self.depth], hidden, attention_mask, position_ids
+        )
         return TrunkState(input_ids, attention_mask, position_ids, hidden.detach())
 
 
@@ -158,9 +180,13 @@ class Top:
             trained = any(p.requires_grad for p in module.parameters())
             return (copy.deepcopy(module) if trained else module).requires_grad_(False)
 
-        copied = replace(parts, embed=frozen(parts.embed) if own_embedding else parts.embed,
-                         layers=torch.nn.ModuleList([*parts.layers[:depth], *(frozen(b) for b in parts.layers[depth:])]),
-                         norm=frozen(parts.norm), head=frozen(parts.head))
+        copied = replace(
+            parts,
+            embed=frozen(parts.embed) if own_embedding else parts.embed,
+            layers=torch.nn.ModuleList([*parts.layers[:depth], *(frozen(b) for b in parts.layers[depth:])]),
+            norm=frozen(parts.norm),
+            head=frozen(parts.head),
+        )
         return cls(model, depth, own_embedding, copied)
 
     def hidden(self, state: TrunkState) -> torch.Tensor:
@@ -176,19 +202,33 @@ class Top:
         return out.view(*hidden.shape[:-1], out.size(-1))
 
     @torch.no_grad()
-    def verify(self, model, trunk: SharedTrunk, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-               atol: float = 1e-3) -> float:
+    def verify(
+        self,
+        model,
+        trunk: SharedTrunk,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        atol: float = 1e-3,
+    ) -> float:
         """Largest difference between the split forward and `model`'s own forward; raises above `atol`.
 
         Guards the assumption that this model family runs its blocks the way `_run_blocks` does."""
         state = trunk(input_ids, attention_mask)
         split = self.head(self.hidden(state)).float()
-        whole = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=state.position_ids,
-                      use_cache=False).logits.float()
+        whole = model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=state.position_ids,
+            use_cache=False,
+        ).logits.float()
         if whole.dim() == 2:  # a sequence classifier pools one position: compare all of them instead
             backbone = decoder_parts(model).base
-            hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=state.position_ids,
-                              use_cache=False).last_hidden_state
+            hidden = backbone(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=state.position_ids,
+                use_cache=False,
+            ).last_hidden_state
             whole = self.parts.head(hidden).float()
         real = attention_mask.bool()
         diff = float((split - whole).abs()[real].max())
@@ -230,7 +270,7 @@ class CachedTrunkBackbone(torch.nn.Module):
         todo = sorted({tuple(s) for s in sequences} - self.cache.keys(), key=len)
         device = self.embed_tokens.weight.device
         for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
+            batch = todo[start : start + batch_size]
             width = max(len(s) for s in batch)
             ids = torch.full((len(batch), width), pad_id, dtype=torch.long, device=device)
             mask = torch.zeros_like(ids)
@@ -247,8 +287,12 @@ class CachedTrunkBackbone(torch.nn.Module):
 
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        hidden = torch.zeros(*input_ids.shape, self.embed_tokens.embedding_dim, device=input_ids.device,
-                             dtype=next(iter(self.cache.values())).dtype)
+        hidden = torch.zeros(
+            *input_ids.shape,
+            self.embed_tokens.embedding_dim,
+            device=input_ids.device,
+            dtype=next(iter(self.cache.values())).dtype,
+        )
         real = attention_mask.bool()
         keys = [tuple(input_ids[row, real[row]].tolist()) for row in range(input_ids.size(0))]
         missing = [list(key) for key in dict.fromkeys(keys) if key not in self.cache]

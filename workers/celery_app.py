@@ -1,5 +1,6 @@
 """The worker side of the Celery app (webapp/config/celery.py): torch's thread count in every
 worker process, and the background check that resumes stages whose worker died."""
+
 from __future__ import annotations
 
 import logging

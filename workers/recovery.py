@@ -1,6 +1,7 @@
 """A worker's background thread that resumes round stages whose worker died
 (webapp/rounds/recovery.py decides which). It checks at once when the worker starts, so a
 worker restarted after a crash picks the dead stage up within seconds."""
+
 from __future__ import annotations
 
 import logging
@@ -32,6 +33,9 @@ def start_recovery(by: str) -> threading.Event:
     """Start the check in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
     threading.Thread(target=_loop, args=(by, stop), daemon=True, name="prefloop-recovery").start()
-    log.info("recovery check every %.0f s (stages silent for %.0f s are resumed)",
-             settings.PREFLOOP_RECOVERY_SECONDS, settings.PREFLOOP_STALE_AFTER)
+    log.info(
+        "recovery check every %.0f s (stages silent for %.0f s are resumed)",
+        settings.PREFLOOP_RECOVERY_SECONDS,
+        settings.PREFLOOP_STALE_AFTER,
+    )
     return stop

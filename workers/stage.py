@@ -1,5 +1,6 @@
 """What every round stage shares: entering its state, a heartbeat while it runs, stopping when the
 round is cancelled, failing the round in words, and reporting progress."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """URLs of the annotator pages, for the view tests."""
+
 from __future__ import annotations
 
 from django.urls import reverse

@@ -1,4 +1,5 @@
 """The annotate page (GET): the leased pair in shown order, keys, progress, headers; the empty page."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize("swapped", [False, True])
 def test_page_shows_prompt_and_responses_in_shown_order(client_in, project, annotator, swapped):
-    comparison = factories.make_comparison(project, prompt="What is 2+2?", text_a="It is four.", text_b="Five.")
+    comparison = factories.make_comparison(
+        project, prompt="What is 2+2?", text_a="It is four.", text_b="Five."
+    )
     assignment = services.next_assignment(project, annotator)
     Assignment.objects.filter(pk=assignment.pk).update(swapped=swapped)
     response = client_in.get(_url(project))
@@ -42,7 +45,16 @@ def test_page_shows_shortcuts_progress_and_security_headers(client_in, project):
     factories.make_comparisons(project, 3)
     response = client_in.get(_url(project))
     html = response.content.decode()
-    for key in ("<kbd>1</kbd>", "<kbd>2</kbd>", "<kbd>3</kbd>", "<kbd>4</kbd>", "<kbd>q</kbd>", "<kbd>r</kbd>", "<kbd>Enter</kbd>", "<kbd>s</kbd>"):
+    for key in (
+        "<kbd>1</kbd>",
+        "<kbd>2</kbd>",
+        "<kbd>3</kbd>",
+        "<kbd>4</kbd>",
+        "<kbd>q</kbd>",
+        "<kbd>r</kbd>",
+        "<kbd>Enter</kbd>",
+        "<kbd>s</kbd>",
+    ):
         assert key in html
     assert "<strong>0</strong> judged today" in html
     assert "<strong>3</strong> left in your queue" in html

@@ -1,4 +1,5 @@
 """JudgmentForm refuses, with a field error, what the queue could not store."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Who may use the annotator pages: members and staff; others get 403/404, anonymous a login."""
+
 from __future__ import annotations
 
 import pytest

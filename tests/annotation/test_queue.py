@@ -1,4 +1,5 @@
 """next_assignment: who gets which comparison, in which order, and for how long."""
+
 from __future__ import annotations
 
 from datetime import timedelta

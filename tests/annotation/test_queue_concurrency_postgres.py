@@ -7,6 +7,7 @@ On another database it is skipped with that reason (shown by `-ra`); if DATABASE
 PostgreSQL and the connection is something else, it fails rather than skip.
 Threads start together at a barrier (no sleeps); each has its own database connection.
 """
+
 from __future__ import annotations
 
 import os
@@ -88,7 +89,9 @@ def test_simultaneous_leases_never_over_assign():
     # SKIP LOCKED, then waiting on a locked row rather than giving up: every slot was taken.
     assert sum(per_comparison.values()) == 2 * NEEDED
     # What each caller was told matches what is stored; the others were told the queue is dry.
-    assert {u: c for u, c in got.items() if c} == dict(open_leases.values_list("annotator_id", "comparison_id"))
+    assert {u: c for u, c in got.items() if c} == dict(
+        open_leases.values_list("annotator_id", "comparison_id")
+    )
     assert sum(c is None for c in got.values()) == THREADS - 2 * NEEDED
 
 

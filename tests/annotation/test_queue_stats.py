@@ -1,4 +1,5 @@
 """queue_stats and agreement: the numbers on the annotate and stats pages, checked by hand."""
+
 from __future__ import annotations
 
 from datetime import timedelta

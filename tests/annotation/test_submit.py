@@ -1,4 +1,5 @@
 """Submitting a judgment: shown choices map to stored A/B; invalid, stale and foreign submissions\nare refused with a message, store nothing and lose nothing the annotator typed."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -34,7 +35,9 @@ def _leased(project, user, swapped: bool) -> Assignment:
 def test_shown_choice_is_stored_in_a_b_terms(project, annotator, swapped, shown, stored):
     factories.make_comparison(project)
     assignment = _leased(project, annotator, swapped)
-    judgment = services.submit_judgment(assignment.pk, annotator, shown, strength=3, reason="  because  ", seconds_spent=12.5)
+    judgment = services.submit_judgment(
+        assignment.pk, annotator, shown, strength=3, reason="  because  ", seconds_spent=12.5
+    )
     judgment.refresh_from_db()
     assert judgment.choice == stored
     assert (judgment.strength, judgment.reason, judgment.seconds_spent) == (3, "because", 12.5)
@@ -183,12 +186,15 @@ def test_next_assignment_after_submit_is_a_different_comparison(project, annotat
     assert second is not None and second.comparison_id != first.comparison_id
 
 
-
 # --- through the page -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("swapped", "shown", "stored"), [(False, "right", "b"), (True, "right", "a"), (True, "left", "b")])
-def test_post_stores_mapped_judgment_and_redirects_to_next(client_in, project, annotator, swapped, shown, stored):
+@pytest.mark.parametrize(
+    ("swapped", "shown", "stored"), [(False, "right", "b"), (True, "right", "a"), (True, "left", "b")]
+)
+def test_post_stores_mapped_judgment_and_redirects_to_next(
+    client_in, project, annotator, swapped, shown, stored
+):
     factories.make_comparisons(project, 2)
     assignment = _leased(project, annotator, swapped)
     response = client_in.post(
@@ -197,7 +203,11 @@ def test_post_stores_mapped_judgment_and_redirects_to_next(client_in, project, a
     )
     assert response.status_code == 302 and response["Location"] == annotate_url(project)
     judgment = Judgment.objects.get()
-    assert (judgment.comparison_id, judgment.choice, judgment.strength) == (assignment.comparison_id, stored, 3)
+    assert (judgment.comparison_id, judgment.choice, judgment.strength) == (
+        assignment.comparison_id,
+        stored,
+        3,
+    )
     assert (judgment.reason, judgment.seconds_spent) == ("more accurate", 8.2)
     following = client_in.get(response["Location"])
     assert following.context["assignment"].comparison_id != assignment.comparison_id
@@ -209,7 +219,9 @@ def test_post_without_js_fields_still_works(client_in, project, annotator):
     """No JavaScript: only the clicked button's choice and the default strength arrive."""
     factories.make_comparison(project)
     assignment = services.next_assignment(project, annotator)
-    response = client_in.post(submit_url(project, assignment), {"choice": "tie", "strength": "2", "reason": ""})
+    response = client_in.post(
+        submit_url(project, assignment), {"choice": "tie", "strength": "2", "reason": ""}
+    )
     assert response.status_code == 302
     assert Judgment.objects.get().choice == "tie"
 
@@ -242,7 +254,9 @@ def test_invalid_post_names_the_field_keeps_the_reason_and_stores_nothing(
     assert assignment.completed is None
 
 
-def test_stale_post_is_refused_with_a_message_and_the_reason_kept(client_in, project, annotator, other_annotator):
+def test_stale_post_is_refused_with_a_message_and_the_reason_kept(
+    client_in, project, annotator, other_annotator
+):
     comparison, mine, theirs, late = _late(project, annotator, other_annotator)
     Assignment.objects.filter(pk=mine.pk).update(expires=timezone.now() - timedelta(seconds=1))
     response = client_in.post(
@@ -259,7 +273,9 @@ def test_post_after_skip_is_refused(client_in, project, annotator):
     factories.make_comparisons(project, 2)
     assignment = services.next_assignment(project, annotator)
     services.skip_assignment(assignment.pk, annotator)
-    response = client_in.post(submit_url(project, assignment), {"choice": "left", "strength": "2", "reason": "r"})
+    response = client_in.post(
+        submit_url(project, assignment), {"choice": "left", "strength": "2", "reason": "r"}
+    )
     assert response.status_code == 409
     assert "you skipped this comparison" in response.content.decode()
     # The next pair is shown, with a fresh form.

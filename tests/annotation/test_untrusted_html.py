@@ -3,6 +3,7 @@
 The checks parse the HTML the browser would get (html.parser) rather than grepping strings:
 what matters is which elements and attributes exist, and that the text reads as written.
 """
+
 from __future__ import annotations
 
 from html.parser import HTMLParser
@@ -49,7 +50,9 @@ def _parse(html: str) -> _Page:
     return page
 
 
-def _assert_inert(elements: list[tuple[str, dict[str, str | None]]], allowed: set[tuple[str, str]] = frozenset()) -> None:
+def _assert_inert(
+    elements: list[tuple[str, dict[str, str | None]]], allowed: set[tuple[str, str]] = frozenset()
+) -> None:
     for tag, attrs in elements:
         if (tag, attrs.get("src") or attrs.get("href") or attrs.get("action") or "") in allowed:
             continue
@@ -57,7 +60,11 @@ def _assert_inert(elements: list[tuple[str, dict[str, str | None]]], allowed: se
         for name, value in attrs.items():
             assert not name.startswith("on"), (tag, name, value)
             if name in {"href", "src", "action", "formaction"}:
-                assert not (value or "").strip().lower().startswith(("javascript:", "data:", "vbscript:")), (tag, name, value)
+                assert not (value or "").strip().lower().startswith(("javascript:", "data:", "vbscript:")), (
+                    tag,
+                    name,
+                    value,
+                )
 
 
 @pytest.mark.parametrize("payload", HOSTILE)
@@ -71,7 +78,7 @@ def test_raw_html_in_model_output_reads_as_text():
 
 
 def test_guidelines_allow_simple_html_but_not_scripts():
-    html = str(render_markdown('<b>bold</b><script>x()</script><img src=x onerror=y()>', allow_html=True))
+    html = str(render_markdown("<b>bold</b><script>x()</script><img src=x onerror=y()>", allow_html=True))
     assert "<b>bold</b>" in html
     _assert_inert(_parse(html).elements)
 
@@ -83,7 +90,9 @@ def test_hostile_response_and_prompt_render_as_text_on_the_page(client, db):
     )
     text_a = "<script>alert('a')</script>"
     text_b = '<img src=x onerror="alert(1)"> and [x](javascript:alert(2))'
-    factories.make_comparison(project, prompt="<script>alert('prompt')</script> tell me", text_a=text_a, text_b=text_b)
+    factories.make_comparison(
+        project, prompt="<script>alert('prompt')</script> tell me", text_a=text_a, text_b=text_b
+    )
     services.next_assignment(project, user)
     client.force_login(user)
     response = client.get(reverse("annotation:annotate", kwargs={"slug": project.slug}))
@@ -92,7 +101,11 @@ def test_hostile_response_and_prompt_render_as_text_on_the_page(client, db):
     assert len(scripts) == 1 and scripts[0].endswith("annotate.js")  # ours, from a static file
     stylesheets = {("link", attrs["href"]) for tag, attrs in page.elements if tag == "link"}
     metas = {("meta", "") for tag, attrs in page.elements if tag == "meta"}
-    forms = {("form", attrs["action"]) for tag, attrs in page.elements if tag == "form" and attrs["action"].startswith("/")}
+    forms = {
+        ("form", attrs["action"])
+        for tag, attrs in page.elements
+        if tag == "form" and attrs["action"].startswith("/")
+    }
     _assert_inert(page.elements, allowed={("script", scripts[0]), *stylesheets, *metas, *forms})
     # ...and the annotator can still read exactly what the model wrote (raw view, as text).
     text = "".join(page.text)

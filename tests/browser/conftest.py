@@ -1,4 +1,5 @@
 """Browser tests: Debian's Chromium driven by Playwright's Python package (no downloaded browser)."""
+
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ def _orm_beside_playwright(monkeypatch) -> None:
     plain synchronous code, so Django's async-safety guard is off for browser tests, and only
     while one runs."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

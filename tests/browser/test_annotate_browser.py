@@ -3,6 +3,7 @@
 Debian's Chromium (/usr/bin/chromium) is driven by Playwright's Python package; no browser is
 downloaded. Screenshots go to var/screenshots/ for a person to look at.
 """
+
 from __future__ import annotations
 
 import re
@@ -117,7 +118,11 @@ def test_judge_by_keyboard(page, live_server, setup_project):
     page.keyboard.press("1")
     _submit(page)
     judgment = _judged(second)
-    assert (judgment.choice, judgment.strength, judgment.reason) == (_mapped("left", second.swapped), 3, "12 is not prime")
+    assert (judgment.choice, judgment.strength, judgment.reason) == (
+        _mapped("left", second.swapped),
+        3,
+        "12 is not prime",
+    )
 
     # Pair 3: q = slightly, 3 = tie.
     assert "hello in French" in page.locator(".conversation").inner_text()

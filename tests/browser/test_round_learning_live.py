@@ -1,4 +1,5 @@
 """The round page's "Did it learn?" panel fills in live when evaluation finishes, in real Chromium."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,6 +35,9 @@ def test_verdict_and_samples_appear_without_a_reload(transactional_db, settings,
         metrics={"reward": learned.reward(), "evaluation": learned.evaluation(win_rate=0.9, samples=samples)},
     )
     verdict = page.wait_for_selector("[data-testid=verdict]")
-    assert verdict.text_content().strip() == "v1 beats v0 on 90% of 24 held-out prompts under this round's reward model."
+    assert (
+        verdict.text_content().strip()
+        == "v1 beats v0 on 90% of 24 held-out prompts under this round's reward model."
+    )
     assert page.locator(".answer-new .plain").text_content() == "<script>window.__pwned = 1</script>\nok"
     assert page.evaluate("window.__sameDocument === true && window.__pwned === undefined")

@@ -1,5 +1,6 @@
 """An admin retries a failed round from its page and watches it reach done, in real Chromium,
 with a real Celery worker doing the work."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 QUICK = {**ROUND, "reward": {**ROUND["reward"], "epochs": 2}, "ppo": {**ROUND["ppo"], "total_episodes": 16}}
 
 
-def test_admin_retries_a_failed_round_and_watches_it_finish(transactional_db, settings, live_server, page,
-                                                            start_worker, tmp_path):
+def test_admin_retries_a_failed_round_and_watches_it_finish(
+    transactional_db, settings, live_server, page, start_worker, tmp_path
+):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     project = tiny_project(tmp_path, QUICK)
     factories.make_user("admin", staff=True)
@@ -26,8 +28,10 @@ def test_admin_retries_a_failed_round_and_watches_it_finish(transactional_db, se
     checkpoint.rename(hidden)
     start_worker()
     training_round = services.start_round(project)
-    until(lambda: TrainingRound.objects.get(pk=training_round.pk).state == TrainingRound.State.FAILED,
-          "the round to fail")
+    until(
+        lambda: TrainingRound.objects.get(pk=training_round.pk).state == TrainingRound.State.FAILED,
+        "the round to fail",
+    )
     hidden.rename(checkpoint)  # the disk is back
 
     page.goto(f"{live_server.url}/login/?next=/p/{project.slug}/rounds/1/")

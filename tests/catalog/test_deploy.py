@@ -1,4 +1,5 @@
 """Deploy: one active policy per project, stale unjudged comparisons retired, judged ones kept."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,7 +17,9 @@ def test_deploy_switches_active_policy_and_retires_stale_comparisons(tmp_path):
     project = project_with_comparisons(3, overlap=2)
     v0 = project.active_policy
     first = project.comparisons.order_by("id").first()
-    Judgment.objects.create(comparison=first, annotator=get_user_model().objects.create(username="u"), choice="a")
+    Judgment.objects.create(
+        comparison=first, annotator=get_user_model().objects.create(username="u"), choice="a"
+    )
     v1 = services.register_policy(project, tmp_path / "v1", "tiny", parent=v0)
     assert v1.number == 1
 

@@ -1,4 +1,5 @@
 """/p/<slug>/policies/: every version newest first with its round's numbers and samples, in bounded queries."""
+
 from __future__ import annotations
 
 import re
@@ -56,13 +57,19 @@ def test_versions_newest_first_with_parent_status_round_and_numbers(client, memb
     metrics = {
         "reward": learned.reward(accuracy=0.68, pairs_eval=26),
         "ppo": learned.ppo(),
-        "evaluation": learned.evaluation(win_rate=0.9, prompts=24, kl=0.412, old_length=38.4, new_length=31.6),
+        "evaluation": learned.evaluation(
+            win_rate=0.9, prompts=24, kl=0.412, old_length=38.4, new_length=31.6
+        ),
     }
     learned.trained_version(project, 1, v0, metrics, status=PolicyVersion.Status.RETIRED, round_number=1)
     v1 = PolicyVersion.objects.get(project=project, number=1)
     learned.trained_version(
-        project, 2, v1, {"evaluation": learned.evaluation(win_rate=0.55, prompts=12)},
-        status=PolicyVersion.Status.ACTIVE, round_number=3,
+        project,
+        2,
+        v1,
+        {"evaluation": learned.evaluation(win_rate=0.55, prompts=12)},
+        status=PolicyVersion.Status.ACTIVE,
+        round_number=3,
     )
     html = get(client, member, project)
     row_tags = re.findall(r'<tr class="([^"]*)" data-testid="version-row" data-version="(\d+)"', html)
@@ -71,7 +78,10 @@ def test_versions_newest_first_with_parent_status_round_and_numbers(client, memb
     assert "v1" in rows[0] and reverse("rounds:detail", kwargs={"slug": project.slug, "number": 3}) in rows[0]
     assert "90% of 24" in rows[1] and "0.412" in rows[1] and "38.4 → 31.6" in rows[1]
     assert "68% on 26" in rows[1] and "-0.21 → 0.43" in rows[1]
-    assert "base" in rows[2] and reverse("rounds:detail", kwargs={"slug": project.slug, "number": 1}) not in rows[2]
+    assert (
+        "base" in rows[2]
+        and reverse("rounds:detail", kwargs={"slug": project.slug, "number": 1}) not in rows[2]
+    )
     assert "v1 beats v0 on 90% of 24 held-out prompts" in html
     assert "No measurable change: v2 wins 55% of 12 held-out prompts" in html
 
@@ -115,9 +125,13 @@ def test_linked_from_the_project_and_round_pages(client, member, project):
     v0 = factories.make_policy(project, 0)
     learned.trained_version(project, 1, v0)
     client.force_login(member)
-    assert url(project) in client.get(reverse("projects:detail", kwargs={"slug": project.slug})).content.decode()
-    round_page = client.get(reverse("rounds:detail", kwargs={"slug": project.slug, "number": 1})).content.decode()
-    assert f'{url(project)}#v1' in round_page
+    assert (
+        url(project) in client.get(reverse("projects:detail", kwargs={"slug": project.slug})).content.decode()
+    )
+    round_page = client.get(
+        reverse("rounds:detail", kwargs={"slug": project.slug, "number": 1})
+    ).content.decode()
+    assert f"{url(project)}#v1" in round_page
 
 
 def test_members_and_staff_only(client, project):

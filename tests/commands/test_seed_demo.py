@@ -1,4 +1,5 @@
 """seed_demo builds the whole demo on a tiny model, and a second run changes nothing."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Scripted annotators judge through the real queue, with built-in or plug-in rules."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,8 +30,13 @@ def test_shorter_rule_prefers_shorter_in_stored_terms():
 def test_dotted_path_rule_and_overlap():
     project = project_with_comparisons(2, overlap=2)
     call_command(
-        "simulate_annotators", "--project", "demo", "--judgments", "10",
-        "--rule", "tests.commands.test_simulate_annotators.always_b",
+        "simulate_annotators",
+        "--project",
+        "demo",
+        "--judgments",
+        "10",
+        "--rule",
+        "tests.commands.test_simulate_annotators.always_b",
     )
     # 2 comparisons x overlap 2: the queue runs dry after 4, each by distinct annotators.
     assert Judgment.objects.count() == 4
@@ -44,11 +50,15 @@ def test_bad_rule_is_a_clear_error():
     with pytest.raises(CommandError, match="unknown rule 'shortest'"):
         call_command("simulate_annotators", "--project", "demo", "--judgments", "1", "--rule", "shortest")
     with pytest.raises(CommandError, match="cannot import judge"):
-        call_command("simulate_annotators", "--project", "demo", "--judgments", "1", "--rule", "no.such.judge")
+        call_command(
+            "simulate_annotators", "--project", "demo", "--judgments", "1", "--rule", "no.such.judge"
+        )
     assert not Judgment.objects.exists()
 
 
 def test_builtin_rules():
-    assert shorter([], "ab", "abc") == "a" and shorter([], "abc", "ab") == "b" and shorter([], "x", "y") == "tie"
+    assert (
+        shorter([], "ab", "abc") == "a" and shorter([], "abc", "ab") == "b" and shorter([], "x", "y") == "tie"
+    )
     assert load_judge("longer")([], "ab", "abc") == "b"
     assert load_judge("random")([], "x", "y") in {"a", "b"}

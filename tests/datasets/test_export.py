@@ -1,4 +1,5 @@
 """Exports: every format in EXPORT_FORMATS loads with `datasets`, and the trl one trains with TRL."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,9 @@ def project():
     judge_all(project, "a", username="alice", strength=3)
     bob, _ = get_user_model().objects.get_or_create(username="bob")
     first, second = project.comparisons.order_by("id")[:2]
-    Judgment.objects.create(comparison=first, annotator=bob, choice="b", strength=1, reason="shorter is better")
+    Judgment.objects.create(
+        comparison=first, annotator=bob, choice="b", strength=1, reason="shorter is better"
+    )
     Judgment.objects.create(comparison=second, annotator=bob, choice="tie", strength=2)
     return project
 
@@ -59,7 +62,10 @@ def test_export_loads_with_datasets(project, fmt, tmp_path):
     records, _ = preference_records(project)
     assert read_preferences(path) == records  # every format reads back to the same records
     bob_pair = next(r for r in records if r.strength == 1)
-    assert bob_pair.chosen.startswith("a much longer answer") and bob_pair.metadata["reason"] == "shorter is better"
+    assert (
+        bob_pair.chosen.startswith("a much longer answer")
+        and bob_pair.metadata["reason"] == "shorter is better"
+    )
     if fmt == "trl":
         row = dataset[0]
         assert row["prompt"] == [{"role": "user", "content": "question 0?"}]
@@ -67,7 +73,10 @@ def test_export_loads_with_datasets(project, fmt, tmp_path):
     if fmt == "hh":
         assert dataset[0]["chosen"] == "\n\nHuman: question 0?\n\nAssistant: short 0"
     if fmt == "trl-standard":
-        assert dataset[0]["prompt"] == "\n\nHuman: question 0?\n\nAssistant:" and dataset[0]["chosen"] == " short 0"
+        assert (
+            dataset[0]["prompt"] == "\n\nHuman: question 0?\n\nAssistant:"
+            and dataset[0]["chosen"] == " short 0"
+        )
 
 
 def test_hf_export_as_zip_archive(project, tmp_path):
@@ -100,8 +109,13 @@ def test_trl_export_trains_with_reward_trainer(project, tmp_path):
     tokenizer = load_tokenizer(tiny)
     model = AutoModelForSequenceClassification.from_pretrained(str(tiny), num_labels=1)
     config = RewardConfig(
-        output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, max_steps=1, per_device_train_batch_size=4,
-        save_strategy="no", disable_tqdm=True,
+        output_dir=str(tmp_path / "out"),
+        report_to="none",
+        use_cpu=True,
+        max_steps=1,
+        per_device_train_batch_size=4,
+        save_strategy="no",
+        disable_tqdm=True,
     )
     trainer = RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
     first = trainer.train_dataset[0]

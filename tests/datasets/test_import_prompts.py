@@ -1,4 +1,5 @@
 """Prompt import is all-or-nothing and names the bad line and field."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,15 @@ def test_imports_plain_and_conversation_lines(project):
     lines = [
         json.dumps({"prompt": "Hi?", "split": "eval", "metadata": {"k": 1}}),
         "",
-        json.dumps({"conversation": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                                     {"role": "user", "content": "c"}]}),
+        json.dumps(
+            {
+                "conversation": [
+                    {"role": "user", "content": "a"},
+                    {"role": "assistant", "content": "b"},
+                    {"role": "user", "content": "c"},
+                ]
+            }
+        ),
     ]
     assert import_prompts(project, lines, source="file.jsonl") == 2
     first, second = Prompt.objects.order_by("id")
@@ -37,8 +45,12 @@ def test_imports_plain_and_conversation_lines(project):
         ("{not json", "line 2: not valid JSON"),
         (json.dumps({"prompt": ""}), "line 2: field 'prompt'"),
         (json.dumps({"conversation": [{"role": "bot", "content": "x"}]}), "line 2: field 'conversation[0]'"),
-        (json.dumps({"conversation": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}),
-         "line 2: field 'conversation' must end with a user message"),
+        (
+            json.dumps(
+                {"conversation": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]}
+            ),
+            "line 2: field 'conversation' must end with a user message",
+        ),
         (json.dumps({"prompt": "x", "split": "test"}), "line 2: field 'split'"),
     ],
 )

@@ -3,6 +3,7 @@
 judgments in -> a round out -> a new active policy whose weights differ from the old one ->
 next comparisons whose responses come from the new version.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(t
 
 TINY_ROUND = {
     "round": {"min_pairs": 4, "ppo_prompts": 8, "eval_prompts": 4, "next_comparisons": 6},
-    "reward": {"max_length": 256, "epochs": 2, "trainable_layers": None, "batch_size": 4, "learning_rate": 1e-3},
+    "reward": {
+        "max_length": 256,
+        "epochs": 2,
+        "trainable_layers": None,
+        "batch_size": 4,
+        "learning_rate": 1e-3,
+    },
     "ppo": {
         "max_new_tokens": 12,
         "trainable_layers": None,
@@ -50,7 +57,9 @@ def wait_for_round(training_round: TrainingRound) -> TrainingRound:
     """Follow the round in the database until it ends (the worker is another process)."""
     deadline = time.monotonic() + ROUND_DEADLINE_S
     while training_round.is_active:
-        assert time.monotonic() < deadline, f"round stuck in {training_round.state}: {training_round.progress}"
+        assert time.monotonic() < deadline, (
+            f"round stuck in {training_round.state}: {training_round.progress}"
+        )
         time.sleep(0.5)
         training_round.refresh_from_db()
     return training_round
@@ -60,10 +69,14 @@ def test_whole_loop_through_celery(celery_worker_process, settings, tmp_path):
     base = build_tiny_model(tmp_path / "tiny-base")
     project = Project.objects.create(name="Loop", slug="loop", training_config=TINY_ROUND)
     for i in range(12):
-        Prompt.objects.create(project=project, conversation=[{"role": "user", "content": f"tell me a joke {i}"}])
+        Prompt.objects.create(
+            project=project, conversation=[{"role": "user", "content": f"tell me a joke {i}"}]
+        )
     for i in range(4):
         Prompt.objects.create(
-            project=project, split=Prompt.Split.EVAL, conversation=[{"role": "user", "content": f"what is {i}?"}]
+            project=project,
+            split=Prompt.Split.EVAL,
+            conversation=[{"role": "user", "content": f"what is {i}?"}],
         )
     v0 = create_base_policy(project, str(base))
     assert generate_comparisons(project.pk, 10, TINY_ROUND["generate"], seed=0) == 10

@@ -8,6 +8,7 @@ the same held-out prompts, several times each, and the rule judges every pair. T
 v2 is v0, so its win rate is what sampling noise gives; the learning project must clear it by
 three standard errors (of both win rates, over prompts).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,11 +47,32 @@ def more_letters(prompt: list, response_a: str, response_b: str) -> str:
 GENERATE = {"max_new_tokens": 12, "temperature": 1.0, "batch_size": 16}
 ROUND = {
     "round": {"min_pairs": 4, "ppo_prompts": 16, "eval_prompts": 4, "next_comparisons": COMPARISONS},
-    "reward": {"max_length": 256, "epochs": 10, "trainable_layers": None, "batch_size": 8, "learning_rate": 5e-3},
-    "ppo": {"max_new_tokens": 12, "trainable_layers": None, "total_episodes": 256, "rollout_batch_size": 32,
-            "minibatch_size": 16, "ppo_epochs": 4, "learning_rate": 1e-3, "temperature": 1.0,
-            "missing_eos_penalty": None},
-    "dpo": {"trainable_layers": None, "epochs": 10, "learning_rate": 3e-3, "beta": 0.1, "batch_size": 8, "sft_weight": 1.0},
+    "reward": {
+        "max_length": 256,
+        "epochs": 10,
+        "trainable_layers": None,
+        "batch_size": 8,
+        "learning_rate": 5e-3,
+    },
+    "ppo": {
+        "max_new_tokens": 12,
+        "trainable_layers": None,
+        "total_episodes": 256,
+        "rollout_batch_size": 32,
+        "minibatch_size": 16,
+        "ppo_epochs": 4,
+        "learning_rate": 1e-3,
+        "temperature": 1.0,
+        "missing_eos_penalty": None,
+    },
+    "dpo": {
+        "trainable_layers": None,
+        "epochs": 10,
+        "learning_rate": 3e-3,
+        "beta": 0.1,
+        "batch_size": 8,
+        "sft_weight": 1.0,
+    },
     "generate": GENERATE,
 }
 EVAL_PROMPTS, EVAL_SAMPLES = 16, 8
@@ -74,8 +96,11 @@ def printable_tiny_model(path) -> str:
     with torch.no_grad():
         mean = model.model(input_ids=ids, attention_mask=mask).last_hidden_state[mask.bool()].mean(0)
         weight = model.get_output_embeddings().weight
-        printable = [i for i in range(weight.size(0)) if i not in tokenizer.all_special_ids
-                     and all(32 <= ord(ch) < 127 for ch in tokenizer.decode([i]))]
+        printable = [
+            i
+            for i in range(weight.size(0))
+            if i not in tokenizer.all_special_ids and all(32 <= ord(ch) < 127 for ch in tokenizer.decode([i]))
+        ]
         weight[printable] += 6.0 * mean / mean.norm() ** 2
     return str(save_model(model, tokenizer, path / "printable"))
 
@@ -92,10 +117,15 @@ def run_two_rounds(slug: str, base, config: dict) -> tuple[str, str]:
     """A project on the tiny base, COMPARISONS comparisons judged by the rule before each of two rounds."""
     project = Project.objects.create(name=slug, slug=slug, training_config=config)
     for i in range(32):
-        Prompt.objects.create(project=project, conversation=[{"role": "user", "content": f"tell me about {i}"}])
+        Prompt.objects.create(
+            project=project, conversation=[{"role": "user", "content": f"tell me about {i}"}]
+        )
     for i in range(EVAL_PROMPTS):
-        Prompt.objects.create(project=project, split=Prompt.Split.EVAL,
-                              conversation=[{"role": "user", "content": f"what is {i}?"}])
+        Prompt.objects.create(
+            project=project,
+            split=Prompt.Split.EVAL,
+            conversation=[{"role": "user", "content": f"what is {i}?"}],
+        )
     v0 = create_base_policy(project, str(base))
     generate_comparisons(project.pk, COMPARISONS, GENERATE, seed=0)
     checkpoint = v0.checkpoint
@@ -104,7 +134,9 @@ def run_two_rounds(slug: str, base, config: dict) -> tuple[str, str]:
         training_round = services.start_round(project)
         deadline = time.monotonic() + ROUND_DEADLINE_S
         while training_round.is_active:  # the worker is another process: follow the round in the database
-            assert time.monotonic() < deadline, f"round stuck in {training_round.state}: {training_round.progress}"
+            assert time.monotonic() < deadline, (
+                f"round stuck in {training_round.state}: {training_round.progress}"
+            )
             time.sleep(0.5)
             training_round.refresh_from_db()
         assert training_round.state == TrainingRound.State.DONE, training_round.error
@@ -120,14 +152,18 @@ def rule_win_rate(v0: str, v2: str) -> tuple[float, float]:
     old = generate_from_checkpoint(v0, repeated, GenerateArgs(**GENERATE, seed=12))
     outcome = {"a": 1.0, "tie": 0.5, "b": 0.0}
     scores = [outcome[more_letters(p, a.text, b.text)] for p, a, b in zip(repeated, new, old)]
-    per_prompt = [sum(scores[i:i + EVAL_SAMPLES]) / EVAL_SAMPLES for i in range(0, len(scores), EVAL_SAMPLES)]
+    per_prompt = [
+        sum(scores[i : i + EVAL_SAMPLES]) / EVAL_SAMPLES for i in range(0, len(scores), EVAL_SAMPLES)
+    ]
     mean = sum(per_prompt) / len(per_prompt)
     variance = sum((x - mean) ** 2 for x in per_prompt) / (len(per_prompt) - 1)
     return mean, math.sqrt(variance / len(per_prompt))
 
 
 @pytest.mark.parametrize("algorithm", ["ppo", "dpo"])
-def test_two_rounds_teach_the_rule_beyond_a_zero_learning_rate_control(algorithm, celery_worker_process, tmp_path):
+def test_two_rounds_teach_the_rule_beyond_a_zero_learning_rate_control(
+    algorithm, celery_worker_process, tmp_path
+):
     base = printable_tiny_model(tmp_path)
     learned = rule_win_rate(*run_two_rounds("learn", base, with_learning_rate(ROUND, algorithm, None)))
     control = rule_win_rate(*run_two_rounds("control", base, with_learning_rate(ROUND, algorithm, 0.0)))

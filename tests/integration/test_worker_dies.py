@@ -5,6 +5,7 @@ one new policy version. A cancelled PPO stage stops within a few steps.
 Real Celery worker processes over real Redis on a tiny model; the tests follow the round in the
 database (the workers are other processes) with deadlines, never sleeps over a race.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,6 +24,7 @@ from webapp.rounds import services
 from webapp.rounds.models import TrainingRound
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
 
 def ended(round_id: int) -> TrainingRound | None:
     training_round = TrainingRound.objects.get(pk=round_id)
@@ -51,8 +53,10 @@ def test_a_worker_killed_mid_stage_is_resumed_by_the_next_worker(stage, start_wo
     assert PolicyVersion.objects.filter(project=project).count() == 1
 
     start_worker()
-    resumed = until(lambda: TrainingRound.objects.filter(pk=training_round.pk, state=stage, attempt=2).first(),
-                    f"{stage} to run again")
+    resumed = until(
+        lambda: TrainingRound.objects.filter(pk=training_round.pk, state=stage, attempt=2).first(),
+        f"{stage} to run again",
+    )
     seconds_to_resume = time.monotonic() - killed_at
     project.refresh_from_db()
     assert project.active_policy_id == v0.pk  # still the old policy while the stage runs again
@@ -79,7 +83,10 @@ def test_a_worker_killed_mid_stage_is_resumed_by_the_next_worker(stage, start_wo
 
 
 def test_cancel_stops_ppo_within_a_few_steps(start_worker, tmp_path):
-    config = {**ROUND, "ppo": {**ROUND["ppo"], "total_episodes": 80_000}}  # 10,000 updates: hours if not stopped
+    config = {
+        **ROUND,
+        "ppo": {**ROUND["ppo"], "total_episodes": 80_000},
+    }  # 10,000 updates: hours if not stopped
     project = tiny_project(tmp_path, {**config, "reward": {**ROUND["reward"], "epochs": 2}})
     v0 = project.active_policy
     worker = start_worker()
@@ -89,7 +96,11 @@ def test_cancel_stops_ppo_within_a_few_steps(start_worker, tmp_path):
     services.cancel_round(project)
     logged_at_cancel = training_round.events.filter(stage="policy").count()
     log = Path(tmp_path / "worker-1.log")
-    until(lambda: "policy stopped: stopped at update" in log.read_text(), "the PPO stage to stop", deadline_s=120)
+    until(
+        lambda: "policy stopped: stopped at update" in log.read_text(),
+        "the PPO stage to stop",
+        deadline_s=120,
+    )
     logged = training_round.events.filter(stage="policy").count()
     assert logged - logged_at_cancel <= 5  # one PPO update is logged per step; it stopped within a few
     assert worker.poll() is None  # the worker lives on, ready for the next round

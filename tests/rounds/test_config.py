@@ -1,4 +1,5 @@
 """Round config: project and round overrides merge onto the defaults, unknown sections refused."""
+
 from __future__ import annotations
 
 import pytest

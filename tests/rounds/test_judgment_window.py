@@ -1,4 +1,5 @@
 """Which judgments a round trains on: those made since the last finished round ("new"), or all."""
+
 from __future__ import annotations
 
 import json
@@ -31,13 +32,18 @@ def judge(comparisons, username: str = "later") -> None:
 def snapshot_ids(training_round: TrainingRound, tmp_path: Path, settings) -> list[int]:
     settings.ARTIFACT_ROOT = str(tmp_path)
     since = services.judgments_since(training_round.project, training_round.config)
-    snap = write_snapshot(training_round.project, training_round.number, before=training_round.created,
-                          after=since.created if since else None)
+    snap = write_snapshot(
+        training_round.project,
+        training_round.number,
+        before=training_round.created,
+        after=since.created if since else None,
+    )
     return [json.loads(line)["metadata"]["judgment_id"] for line in snap.path.read_text().splitlines()]
 
 
-def test_second_round_trains_only_on_judgments_made_since_the_first(django_capture_on_commit_callbacks,
-                                                                      tmp_path, settings):
+def test_second_round_trains_only_on_judgments_made_since_the_first(
+    django_capture_on_commit_callbacks, tmp_path, settings
+):
     project = project_with_comparisons(3)
     old = judge_all(project)
     with django_capture_on_commit_callbacks():
@@ -77,7 +83,9 @@ def test_no_new_judgments_refused_with_the_window_named(django_capture_on_commit
     judge_all(project)
     with django_capture_on_commit_callbacks():
         finish(services.start_round(project, overrides=ENOUGH))
-    with pytest.raises(services.RoundError, match=r"only 0 usable preference pairs .* judged since round 1 .*3 in all"):
+    with pytest.raises(
+        services.RoundError, match=r"only 0 usable preference pairs .* judged since round 1 .*3 in all"
+    ):
         services.start_round(project, overrides=ENOUGH)
     assert project.rounds.count() == 1
 

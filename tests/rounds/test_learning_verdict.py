@@ -1,4 +1,5 @@
 """The verdict on a win rate: a change is claimed only outside a 95% binomial (Wilson) band."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,7 +40,10 @@ def test_the_same_edge_on_many_prompts_is_a_change():
 def test_clear_loss_is_said_as_a_loss():
     verdict = learning.verdict(0.1, 24, "v3", "v2")
     assert verdict.tone == "worse"
-    assert verdict.text == "v3 loses to v2: it wins only 10% of 24 held-out prompts under this round's reward model."
+    assert (
+        verdict.text
+        == "v3 loses to v2: it wins only 10% of 24 held-out prompts under this round's reward model."
+    )
 
 
 @pytest.mark.parametrize("win_rate, prompts", [(None, 24), (0.9, 0), (0.9, None)])
@@ -50,7 +54,9 @@ def test_no_verdict_without_a_win_rate_or_prompts(win_rate, prompts):
 def test_no_panel_before_evaluation_and_malformed_values_show_as_dashes():
     assert learning.summarize({"reward": {"eval_accuracy": 0.7}}, "v1", "v0") is None
     assert learning.summarize(None, "v1", "v0") is None
-    panel = learning.summarize({"evaluation": {"prompts": "many", "win_rate": "nan", "kl": True, "samples": "x"}}, "v1", "v0")
+    panel = learning.summarize(
+        {"evaluation": {"prompts": "many", "win_rate": "nan", "kl": True, "samples": "x"}}, "v1", "v0"
+    )
     assert panel.verdict is None
     assert panel.samples == []
     assert {tile.value for tile in panel.tiles[:2]} == {"—"}

@@ -1,4 +1,5 @@
 """List pages cost the same number of queries for one row or eight: the project page and round list (per round), the project list (per project)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,14 @@ def queries(client, url: str) -> int:
 def add_round(project, number: int) -> None:
     v_in = make_policy(project, 2 * number - 1)
     v_out = make_policy(project, 2 * number)
-    TrainingRound.objects.create(project=project, number=number, state=TrainingRound.State.DONE, policy_in=v_in,
-                                 policy_out=v_out, dataset_counts={"pairs": 8})
+    TrainingRound.objects.create(
+        project=project,
+        number=number,
+        state=TrainingRound.State.DONE,
+        policy_in=v_in,
+        policy_out=v_out,
+        dataset_counts={"pairs": 8},
+    )
 
 
 @pytest.mark.parametrize("url", ["/p/demo/", "/p/demo/rounds/"])

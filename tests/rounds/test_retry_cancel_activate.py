@@ -1,5 +1,6 @@
 """Retry, cancel and roll back, from the commands and the buttons; a broker that is down when a
 round starts; who sees a failed round's traceback."""
+
 from __future__ import annotations
 
 import io
@@ -32,7 +33,9 @@ def started(project, django_capture_on_commit_callbacks) -> TrainingRound:
 def failed_in_reward(training_round: TrainingRound) -> None:
     state_machine.enter(training_round.pk, State.SNAPSHOT)
     state_machine.enter(training_round.pk, State.REWARD)
-    state_machine.fail(training_round.pk, "reward failed: OSError: disk full\n\nTraceback (most recent call last):\n  ...")
+    state_machine.fail(
+        training_round.pk, "reward failed: OSError: disk full\n\nTraceback (most recent call last):\n  ..."
+    )
 
 
 def test_retry_reopens_the_failed_stage_and_sends_it(django_capture_on_commit_callbacks):
@@ -44,7 +47,9 @@ def test_retry_reopens_the_failed_stage_and_sends_it(django_capture_on_commit_ca
     assert len(callbacks) == 1  # the chain from reward is sent once the reopen committed
     training_round.refresh_from_db()
     assert (training_round.state, training_round.error) == (State.REWARD, "")
-    with pytest.raises(CommandError, match="round 1 is reward; only a failed or cancelled round can be retried"):
+    with pytest.raises(
+        CommandError, match="round 1 is reward; only a failed or cancelled round can be retried"
+    ):
         call_command("retry_round", project=project.slug)
 
 
@@ -110,8 +115,9 @@ def broker_down():
 
 
 @pytest.mark.django_db(transaction=True)  # the send runs at the real commit, inside the request
-def test_a_round_whose_send_fails_is_failed_at_once_and_blocks_nothing(broker_down, django_capture_on_commit_callbacks,
-                                                                        client):
+def test_a_round_whose_send_fails_is_failed_at_once_and_blocks_nothing(
+    broker_down, django_capture_on_commit_callbacks, client
+):
     # django_capture_on_commit_callbacks only for the last start below, which must not be sent
     project = project_with_comparisons(3)
     project.training_config = ENOUGH
@@ -167,7 +173,10 @@ def test_activate_and_download_buttons(client, tmp_path):
     response = client.get(f"/p/{project.slug}/policies/v1/download/")
     assert response["Content-Disposition"] == f'attachment; filename="{project.slug}-v1.tar"'
     archive = tarfile.open(fileobj=io.BytesIO(b"".join(response.streaming_content)))
-    assert sorted(archive.getnames()) == [f"{project.slug}-v1/config.json", f"{project.slug}-v1/model.safetensors"]
+    assert sorted(archive.getnames()) == [
+        f"{project.slug}-v1/config.json",
+        f"{project.slug}-v1/model.safetensors",
+    ]
     assert archive.extractfile(f"{project.slug}-v1/model.safetensors").read() == b"\x01" * 1500
     annotator = make_user("ann")
     project.annotators.add(annotator)

@@ -1,4 +1,5 @@
 """The round page answers "did it learn?": verdict, headline numbers, samples as escaped text."""
+
 from __future__ import annotations
 
 from html.parser import HTMLParser
@@ -64,7 +65,9 @@ def v0(project):
 
 def page_for(client, user, training_round: TrainingRound, name: str = "rounds:detail") -> str:
     client.force_login(user)
-    response = client.get(reverse(name, kwargs={"slug": training_round.project.slug, "number": training_round.number}))
+    response = client.get(
+        reverse(name, kwargs={"slug": training_round.project.slug, "number": training_round.number})
+    )
     assert response.status_code == 200
     return response.content.decode()
 
@@ -74,8 +77,14 @@ def test_clear_win_shows_verdict_and_every_headline_number(client, member, proje
         "reward": learned.reward(accuracy=0.68, pairs_eval=26),
         "ppo": learned.ppo(),
         "evaluation": learned.evaluation(
-            win_rate=0.9, prompts=24, kl=0.412, old_length=38.4, new_length=31.6,
-            old_eos_fraction=0.5, new_eos_fraction=0.9, win_rate_length=0.25,
+            win_rate=0.9,
+            prompts=24,
+            kl=0.412,
+            old_length=38.4,
+            new_length=31.6,
+            old_eos_fraction=0.5,
+            new_eos_fraction=0.9,
+            win_rate_length=0.25,
         ),
     }
     _, training_round = learned.trained_version(project, 1, v0, metrics)
@@ -137,7 +146,10 @@ def test_sample_answers_are_escaped_text_with_their_line_breaks(client, member, 
 
 
 def test_unknown_sections_show_as_key_values(client, member, project, v0):
-    metrics = {"dpo": {"train_seconds": 12.5, "pairs": 230, "nested": {"x": 1}}, "evaluation": learned.evaluation()}
+    metrics = {
+        "dpo": {"train_seconds": 12.5, "pairs": 230, "nested": {"x": 1}},
+        "evaluation": learned.evaluation(),
+    }
     _, training_round = learned.trained_version(project, 1, v0, metrics)
     html = page_for(client, member, training_round)
     assert "<caption>DPO</caption>" in html
@@ -146,11 +158,11 @@ def test_unknown_sections_show_as_key_values(client, member, project, v0):
 
 
 def test_summary_block_alone_carries_the_key_the_page_script_compares(client, member, project, v0):
-    _, training_round = learned.trained_version(project, 1, v0, {"reward": learned.reward()}, state="evaluate")
+    _, training_round = learned.trained_version(
+        project, 1, v0, {"reward": learned.reward()}, state="evaluate"
+    )
     client.force_login(member)
-    progress = client.get(
-        reverse("rounds:progress", kwargs={"slug": project.slug, "number": 1})
-    ).json()
+    progress = client.get(reverse("rounds:progress", kwargs={"slug": project.slug, "number": 1})).json()
     html = page_for(client, member, training_round, "rounds:summary")
     key = ",".join(sorted(progress["metrics"])) + "|" + progress["state"]  # what round.js computes
     assert f'data-key="{key}"' in html

@@ -1,4 +1,5 @@
 """Starting a round: one at a time per project, enough data, queued only after commit."""
+
 from __future__ import annotations
 
 import pytest

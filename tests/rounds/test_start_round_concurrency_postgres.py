@@ -4,6 +4,7 @@ round starts, every other press is refused with the reason, and none is half-cre
 Threads start together at a barrier (no sleeps), each with its own connection; the project row
 lock in `start_round` serialises them. Skipped with the reason on another database.
 """
+
 from __future__ import annotations
 
 import pytest

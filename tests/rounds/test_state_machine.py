@@ -1,5 +1,6 @@
 """Only the state machine moves a round, one stage at a time, and stops for cancelled rounds; a
 stage delivered again runs only when nobody runs it (its process is gone, or it went silent)."""
+
 from __future__ import annotations
 
 import socket
@@ -73,7 +74,9 @@ def test_a_silent_stage_on_another_host_runs_again_after_stale_after(training_ro
     state_machine.enter(training_round.pk, State.SNAPSHOT, runner="other-host:7:1.00")
     with pytest.raises(state_machine.StageSkipped):
         state_machine.enter(training_round.pk, State.SNAPSHOT)
-    TrainingRound.objects.filter(pk=training_round.pk).update(heartbeat=timezone.now() - timedelta(seconds=61))
+    TrainingRound.objects.filter(pk=training_round.pk).update(
+        heartbeat=timezone.now() - timedelta(seconds=61)
+    )
     assert state_machine.enter(training_round.pk, State.SNAPSHOT).attempt == 2
 
 
@@ -101,7 +104,9 @@ def test_recovery_claims_a_dead_stage_once(training_round):
     assert state_machine.needs_resume(training_round)
     assert state_machine.claim(training_round.pk, State.REWARD, by="w1") is True
     assert state_machine.claim(training_round.pk, State.REWARD, by="w2") is False  # a fresh claim stands
-    assert state_machine.enter(training_round.pk, State.REWARD).attempt == 2  # whoever takes the resend runs it
+    assert (
+        state_machine.enter(training_round.pk, State.REWARD).attempt == 2
+    )  # whoever takes the resend runs it
 
 
 def test_a_finished_stage_waits_for_its_next_one_in_the_broker(training_round, settings):

@@ -1,4 +1,5 @@
 """Preference records: every writer round-trips, HH transcripts split at their shared prompt."""
+
 from __future__ import annotations
 
 import gzip
@@ -114,7 +115,9 @@ def test_hh_split_at_common_prefix_multi_turn(tmp_path):
     path = tmp_path / "hh.jsonl.gz"
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write(json.dumps({"chosen": chosen, "rejected": rejected}) + "\n\n")
-        handle.write(json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"}))
+        handle.write(
+            json.dumps({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c"})
+        )
     records = read_hh(path)
     assert [r.chosen for r in records] == ["Put it in boiling water for 8 minutes.", "b"]
     assert records[1].metadata == {"source": "hh.jsonl.gz", "line": 3} and records[1].strength == 2
@@ -127,7 +130,9 @@ def test_hh_split_at_common_prefix_multi_turn(tmp_path):
 def test_real_hh_file_parses():
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent / "data" / "hh-harmless-base-sample.jsonl.gz"  # 100 real, unedited lines
+    path = (
+        Path(__file__).resolve().parent / "data" / "hh-harmless-base-sample.jsonl.gz"
+    )  # 100 real, unedited lines
     records = read_hh(path)
     assert len(records) == 100
     assert all(r.prompt[-1]["role"] == "user" and r.chosen != r.rejected for r in records[:50])

@@ -1,4 +1,5 @@
 """training.evaluate: win rate, KL between policies, perplexity, on tiny models."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,10 @@ from training.evaluate import evaluate_policies, perplexity, win_rate
 from training.generate import GenerateArgs
 from training.models import load_causal_lm, load_tokenizer, save_model
 
-PROMPTS = [[{"role": "user", "content": f"say something about {topic}"}] for topic in ("cats", "tea", "rain", "maths")]
+PROMPTS = [
+    [{"role": "user", "content": f"say something about {topic}"}]
+    for topic in ("cats", "tea", "rain", "maths")
+]
 ARGS = GenerateArgs(max_new_tokens=10, temperature=1.0, batch_size=4, seed=3)
 
 
@@ -48,11 +52,15 @@ def test_a_policy_against_itself_has_zero_kl_and_half_win_rate(two_policies):
 def test_a_changed_policy_has_positive_kl_and_higher_perplexity_elsewhere(two_policies):
     new, old = two_policies
     texts = ["the cat sat on the mat", "tea is hot"]
-    metrics = evaluate_policies(new, old, None, PROMPTS, ARGS, scorers={"length": by_length}, heldout_texts=texts)
+    metrics = evaluate_policies(
+        new, old, None, PROMPTS, ARGS, scorers={"length": by_length}, heldout_texts=texts
+    )
     assert metrics["kl"] > 0.01  # KL(new||old) on the new policy's own samples
     # the length scorer's win rate is the share of prompts where the new answer is the longer one
-    longer = [1.0 if len(x["new"]) > len(x["old"]) else 0.5 if len(x["new"]) == len(x["old"]) else 0.0
-              for x in metrics["samples"]]
+    longer = [
+        1.0 if len(x["new"]) > len(x["old"]) else 0.5 if len(x["new"]) == len(x["old"]) else 0.0
+        for x in metrics["samples"]
+    ]
     assert metrics["win_rate_length"] == pytest.approx(sum(longer) / len(longer))
     assert metrics["new_perplexity"] > 1.0 and metrics["old_perplexity"] > 1.0
     assert [s["prompt"] for s in metrics["samples"]] == [p[-1]["content"] for p in PROMPTS]

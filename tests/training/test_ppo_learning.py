@@ -4,6 +4,7 @@ reproducible. A broken algorithm (say, the advantage's sign flipped) makes `test
 The synthetic reward is the share of lowercase letters and spaces in the decoded response: the tiny
 random model emits them about a third of the time (the rest is punctuation and stray bytes).
 """
+
 import json
 import math
 
@@ -22,7 +23,16 @@ CPU = Runtime.detect(prefer_cpu=True)
 GOOD = set("abcdefghijklmnopqrstuvwxyz ")
 PROMPTS = [
     [{"role": "user", "content": text}]
-    for text in ["hello", "tell me a joke", "what is the sky", "write a poem", "why", "the fox", "paris", "cats"]
+    for text in [
+        "hello",
+        "tell me a joke",
+        "what is the sky",
+        "write a poem",
+        "why",
+        "the fox",
+        "paris",
+        "cats",
+    ]
 ]
 TIME_KEYS = {"total", "seconds", "seconds_generate", "seconds_score", "seconds_evaluate", "seconds_train"}
 
@@ -56,9 +66,17 @@ def tiny(tmp_path_factory):
 def make_args(tiny, out_dir, **overrides) -> PPOArgs:
     policy_dir, value_dir = tiny
     fields = dict(
-        policy_path=str(policy_dir), value_model_path=str(value_dir), out_dir=str(out_dir), seed=1,
-        total_episodes=256, rollout_batch_size=32, minibatch_size=16, ppo_epochs=4, learning_rate=1e-2,
-        max_new_tokens=6, temperature=0.7,
+        policy_path=str(policy_dir),
+        value_model_path=str(value_dir),
+        out_dir=str(out_dir),
+        seed=1,
+        total_episodes=256,
+        rollout_batch_size=32,
+        minibatch_size=16,
+        ppo_epochs=4,
+        learning_rate=1e-2,
+        max_new_tokens=6,
+        temperature=0.7,
     )
     fields.update(overrides)
     return PPOArgs(**fields)
@@ -86,20 +104,31 @@ def test_reward_rises(trained, control):
     """PPO raises what it optimizes: the reward minus the missing-EOS penalty. The control runs with the
     penalty off, so its objective under the same penalty is recomputed from its EOS fraction."""
     args, result, _ = trained
-    late = result.history[len(result.history) // 2:]  # updates 5-8
+    late = result.history[len(result.history) // 2 :]  # updates 5-8
     late_mean = sum(r["penalized_score"] for r in late) / len(late)
     penalty = args.missing_eos_penalty
     base = [r["score"] - penalty * (1.0 - r["eos_fraction"]) for r in control.history]
     base_mean = sum(base) / len(base)
+
     # Standard error of each mean from the per-response spread of the reward (32 responses an update)
     # plus the penalty's own (a Bernoulli of weight `penalty`).
     def variance(records) -> float:
-        return sum(r["score_std"] ** 2 + penalty ** 2 * r["eos_fraction"] * (1 - r["eos_fraction"])
-                   for r in records) / len(records) / (32 * len(records))
+        return (
+            sum(
+                r["score_std"] ** 2 + penalty**2 * r["eos_fraction"] * (1 - r["eos_fraction"])
+                for r in records
+            )
+            / len(records)
+            / (32 * len(records))
+        )
 
     margin = 3 * math.sqrt(variance(late) + variance(control.history))
-    assert late_mean > base_mean + max(margin, 0.1), (late_mean, base_mean, margin,
-                                                      [r["penalized_score"] for r in result.history])
+    assert late_mean > base_mean + max(margin, 0.1), (
+        late_mean,
+        base_mean,
+        margin,
+        [r["penalized_score"] for r in result.history],
+    )
     # The lr-0 control never moves: KL to the reference stays exactly 0, its first update agrees with ours.
     assert all(r["kl"] == pytest.approx(0.0, abs=1e-5) for r in control.history)
     assert control.history[0]["score"] == pytest.approx(result.history[0]["score"])
@@ -144,8 +173,13 @@ def test_logs_reach_callback_and_metrics_file(trained):
 def test_same_seed_same_run(tiny, trained, tmp_path):
     """Rerun the first two updates: same seed, identical numbers (the run length changes nothing)."""
     _, result, _ = trained
-    again = train_ppo(make_args(tiny, tmp_path / "policy", total_episodes=64), PROMPTS, letter_share,
-                      progress=False, runtime=CPU)
+    again = train_ppo(
+        make_args(tiny, tmp_path / "policy", total_episodes=64),
+        PROMPTS,
+        letter_share,
+        progress=False,
+        runtime=CPU,
+    )
     strip = lambda r: {k: v for k, v in r.items() if k not in TIME_KEYS}  # noqa: E731
     assert [strip(r) for r in again.history] == [strip(r) for r in result.history[:2]]
 
@@ -169,12 +203,14 @@ def test_logprobs_and_values_ignore_padding(tiny):
     response = torch.tensor([[40, 41, tokenizer.eos_token_id, tokenizer.pad_token_id], [50, 51, 52, 53]])
     response_mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
     with torch.no_grad():
-        batch_lp = logprobs_from_logits(policy_forward(policy, query, query_mask, response, response_mask, 0.7), response)
+        batch_lp = logprobs_from_logits(
+            policy_forward(policy, query, query_mask, response, response_mask, 0.7), response
+        )
         batch_v = value_forward(value_model, query, query_mask, response, response_mask)
         for row, ids in enumerate(queries):
             q = torch.tensor([ids])
             n = int(response_mask[row].sum())
-            r = response[row:row + 1, :n]
+            r = response[row : row + 1, :n]
             ones_q, ones_r = torch.ones_like(q), torch.ones_like(r)
             alone_lp = logprobs_from_logits(policy_forward(policy, q, ones_q, r, ones_r, 0.7), r)
             alone_v = value_forward(value_model, q, ones_q, r, ones_r)
@@ -182,7 +218,9 @@ def test_logprobs_and_values_ignore_padding(tiny):
             torch.testing.assert_close(batch_v[row, :n], alone_v[0], atol=1e-5, rtol=1e-4)
             # and the first response token's log-prob is read from the last query position
             full = policy(input_ids=torch.cat([q, r], 1)).logits[0, len(ids) - 1] / 0.7
-            assert float(alone_lp[0, 0]) == pytest.approx(float(torch.log_softmax(full, -1)[r[0, 0]]), abs=1e-5)
+            assert float(alone_lp[0, 0]) == pytest.approx(
+                float(torch.log_softmax(full, -1)[r[0, 0]]), abs=1e-5
+            )
 
 
 def test_logprobs_match_the_sampler(tiny):
@@ -197,13 +235,20 @@ def test_logprobs_match_the_sampler(tiny):
     queries = encode_prompts(tokenizer, PROMPTS[:3])
     trunk = SharedTrunk(policy, 1)
     torch.manual_seed(0)
-    sampled = sample_batch(policy, tokenizer, queries, max_new_tokens=6, temperature=0.7,
-                           capture=trunk.output_module)
+    sampled = sample_batch(
+        policy, tokenizer, queries, max_new_tokens=6, temperature=0.7, capture=trunk.output_module
+    )
     with torch.no_grad():
-        ours = logprobs_from_logits(policy_forward(policy, sampled.query, sampled.query_mask, sampled.response,
-                                                   sampled.response_mask, 0.7), sampled.response)
-        fresh = trunk(torch.cat([sampled.query, sampled.response], 1),
-                      torch.cat([sampled.query_mask, sampled.response_mask], 1))
+        ours = logprobs_from_logits(
+            policy_forward(
+                policy, sampled.query, sampled.query_mask, sampled.response, sampled.response_mask, 0.7
+            ),
+            sampled.response,
+        )
+        fresh = trunk(
+            torch.cat([sampled.query, sampled.response], 1),
+            torch.cat([sampled.query_mask, sampled.response_mask], 1),
+        )
     real = sampled.response_mask.bool()
     torch.testing.assert_close(sampled.logprobs[real], ours[real], atol=1e-4, rtol=1e-4)
     assert sampled.hidden.shape == fresh.hidden.shape
@@ -212,9 +257,22 @@ def test_logprobs_match_the_sampler(tiny):
 
 
 def test_options_trainable_layers_adaptive_kl_k3_whitening_annealing(tiny, tmp_path):
-    args = make_args(tiny, tmp_path / "policy", total_episodes=16, rollout_batch_size=8, minibatch_size=4,
-                     ppo_epochs=1, max_new_tokens=4, trainable_layers=1, adaptive_kl=True, target_kl=0.1,
-                     kl_horizon=10, kl_estimator="k3", whiten_rewards=True, anneal_lr=True)
+    args = make_args(
+        tiny,
+        tmp_path / "policy",
+        total_episodes=16,
+        rollout_batch_size=8,
+        minibatch_size=4,
+        ppo_epochs=1,
+        max_new_tokens=4,
+        trainable_layers=1,
+        adaptive_kl=True,
+        target_kl=0.1,
+        kl_horizon=10,
+        kl_estimator="k3",
+        whiten_rewards=True,
+        anneal_lr=True,
+    )
     result = train_ppo(args, PROMPTS, letter_share, progress=False, runtime=CPU)
     first, second = result.history
     assert all(math.isfinite(v) for r in result.history for v in r.values())
@@ -224,14 +282,25 @@ def test_options_trainable_layers_adaptive_kl_k3_whitening_annealing(tiny, tmp_p
     assert (first["learning_rate"], second["learning_rate"]) == (pytest.approx(1e-2), pytest.approx(5e-3))
     trained, original = load_causal_lm(result.checkpoint, CPU), load_causal_lm(tiny[0], CPU)
     with torch.no_grad():
-        changed = {n for (n, a), (_, b) in zip(trained.named_parameters(), original.named_parameters())
-                   if not torch.equal(a, b)}
+        changed = {
+            n
+            for (n, a), (_, b) in zip(trained.named_parameters(), original.named_parameters())
+            if not torch.equal(a, b)
+        }
     assert changed and all(n.startswith(("model.layers.1.", "model.norm.")) for n in changed), changed
 
 
 def test_lora_policy_is_merged_into_a_plain_checkpoint(tiny, tmp_path):
-    args = make_args(tiny, tmp_path / "policy", total_episodes=8, rollout_batch_size=8, minibatch_size=8,
-                     ppo_epochs=1, max_new_tokens=4, lora_r=4)
+    args = make_args(
+        tiny,
+        tmp_path / "policy",
+        total_episodes=8,
+        rollout_batch_size=8,
+        minibatch_size=8,
+        ppo_epochs=1,
+        max_new_tokens=4,
+        lora_r=4,
+    )
     result = train_ppo(args, PROMPTS, letter_share, progress=False, runtime=CPU)
     assert not (result.checkpoint / "adapter_config.json").exists()
     trained, original = load_causal_lm(result.checkpoint, CPU), load_causal_lm(tiny[0], CPU)
@@ -293,8 +362,14 @@ def test_rollout_scores_each_reply_closed_as_the_reward_model_was_trained(ending
     from training.ppo import collect_rollout, load_models
 
     policy_dir, reward_dir = ending
-    args = make_args(ending, tmp_path / "policy", reward_model_path=str(reward_dir), max_new_tokens=8,
-                     trainable_layers=trainable_layers, temperature=1.0)
+    args = make_args(
+        ending,
+        tmp_path / "policy",
+        reward_model_path=str(reward_dir),
+        max_new_tokens=8,
+        trainable_layers=trainable_layers,
+        temperature=1.0,
+    )
     models = load_models(args, CPU, with_reward_model=True)
     reward_model = load_reward_model(reward_dir, CPU).eval()
     tokenizer = models.tokenizer
@@ -307,7 +382,9 @@ def test_rollout_scores_each_reply_closed_as_the_reward_model_was_trained(ending
         for query, reply, n, done in zip(queries, rollout.response, rollout.lengths, rollout.finished):
             ids = query + reply[:n].tolist() + ([] if done else [tokenizer.eos_token_id])
             expected.append(float(reward_model(input_ids=torch.tensor([ids])).logits[0, 0]))
-    torch.testing.assert_close(rollout.raw_scores, torch.tensor(expected) - models.reward_offset, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        rollout.raw_scores, torch.tensor(expected) - models.reward_offset, atol=1e-4, rtol=1e-4
+    )
 
     # TRL's way, for comparison: read at the last sampled token, which differs for unfinished replies
     args.close_truncated = False

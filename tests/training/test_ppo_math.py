@@ -1,4 +1,5 @@
 """PPO's pure math against numbers worked out by hand (the arithmetic is in the comments)."""
+
 import math
 
 import pytest

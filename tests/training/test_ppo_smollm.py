@@ -1,5 +1,6 @@
 """One PPO update on the real SmolLM2-135M (converted from the bundled GGUF): the same code path as
 production, shapes and vocabulary included. Slow (tens of seconds on 2 CPU cores)."""
+
 import math
 from pathlib import Path
 
@@ -17,7 +18,11 @@ PROMPTS = [
     [{"role": "user", "content": "What is the capital of France?"}],
     [{"role": "user", "content": "Write a haiku about rain."}],
     [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Why is the sky blue?"}],
-    [{"role": "user", "content": "Hi!"}, {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Tell me a fact."}],
+    [
+        {"role": "user", "content": "Hi!"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Tell me a fact."},
+    ],
 ]
 
 
@@ -35,9 +40,17 @@ def smollm2_value(smollm2, tmp_path_factory) -> Path:
 
 def test_one_ppo_update_on_smollm2(smollm2, smollm2_value, tmp_path):
     args = PPOArgs(
-        policy_path=str(smollm2), value_model_path=str(smollm2_value), out_dir=str(tmp_path / "policy"),
-        total_episodes=4, rollout_batch_size=4, minibatch_size=2, ppo_epochs=1, max_new_tokens=8,
-        trainable_layers=2, learning_rate=1e-4, metrics_path=str(tmp_path / "metrics.jsonl"),
+        policy_path=str(smollm2),
+        value_model_path=str(smollm2_value),
+        out_dir=str(tmp_path / "policy"),
+        total_episodes=4,
+        rollout_batch_size=4,
+        minibatch_size=2,
+        ppo_epochs=1,
+        max_new_tokens=8,
+        trainable_layers=2,
+        learning_rate=1e-4,
+        metrics_path=str(tmp_path / "metrics.jsonl"),
     )
     lengths = lambda prompts, texts: torch.tensor([len(t) / 40.0 for t in texts])  # noqa: E731
     result = train_ppo(args, PROMPTS, lengths, progress=False, runtime=CPU)
@@ -55,10 +68,13 @@ def test_one_ppo_update_on_smollm2(smollm2, smollm2_value, tmp_path):
     original = load_causal_lm(smollm2, CPU)
     with torch.no_grad():
         changed = {
-            name for (name, a), (_, b) in zip(trained.named_parameters(), original.named_parameters())
+            name
+            for (name, a), (_, b) in zip(trained.named_parameters(), original.named_parameters())
             if not torch.equal(a, b)
         }
     assert changed, "PPO changed no weight"
     # trainable_layers=2: only the top two of 30 blocks and the final norm may move
-    assert all(n.startswith(("model.layers.28.", "model.layers.29.", "model.norm.")) for n in changed), changed
+    assert all(n.startswith(("model.layers.28.", "model.layers.29.", "model.norm.")) for n in changed), (
+        changed
+    )
     assert load_tokenizer(result.checkpoint).pad_token_id == load_tokenizer(smollm2).pad_token_id

@@ -1,4 +1,5 @@
 """training.prompts: prompts from prompt files and from every preference export format."""
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,24 @@ from training.data import (
 from training.prompts import load_prompts
 
 RECORDS = [
-    PreferenceRecord(prompt=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                             {"role": "user", "content": "name a fruit"}], chosen="pear", rejected="rock"),
-    PreferenceRecord(prompt=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                             {"role": "user", "content": "name a fruit"}], chosen="apple", rejected="car"),
+    PreferenceRecord(
+        prompt=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "name a fruit"},
+        ],
+        chosen="pear",
+        rejected="rock",
+    ),
+    PreferenceRecord(
+        prompt=[
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "name a fruit"},
+        ],
+        chosen="apple",
+        rejected="car",
+    ),
     PreferenceRecord(prompt=[{"role": "user", "content": "2+2?"}], chosen="4", rejected="5"),
 ]
 EXPECTED = [RECORDS[0].prompt, RECORDS[2].prompt]
@@ -33,7 +48,12 @@ def test_every_export_format_gives_the_unique_prompts_in_order(tmp_path, writer)
 
 def test_prompt_file_and_limit(tmp_path):
     path = tmp_path / "prompts.jsonl"
-    path.write_text(json.dumps({"prompt": "a"}) + "\n\n" + json.dumps({"conversation": [{"role": "user", "content": "b"}]}) + "\n")
+    path.write_text(
+        json.dumps({"prompt": "a"})
+        + "\n\n"
+        + json.dumps({"conversation": [{"role": "user", "content": "b"}]})
+        + "\n"
+    )
     assert load_prompts(path) == [[{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]]
     assert load_prompts(path, limit=1) == [[{"role": "user", "content": "a"}]]
 

@@ -1,4 +1,5 @@
 """Reward models with TRL's RewardTrainer on tiny models: learning, dropping, offset, scoring."""
+
 from __future__ import annotations
 
 import json
@@ -117,8 +118,9 @@ def test_the_reward_trainer_draws_length_grouped_batches():
     rng = random.Random(1)
     ids = [[1] * rng.choice([5, 10, 40, 200]) for _ in range(400)]
     dataset = Dataset.from_dict({"chosen_ids": ids, "rejected_ids": [row[:-1] or [1] for row in ids]})
-    trainer = SimpleNamespace(args=SimpleNamespace(train_batch_size=8, gradient_accumulation_steps=1),
-                              train_dataset=dataset)
+    trainer = SimpleNamespace(
+        args=SimpleNamespace(train_batch_size=8, gradient_accumulation_steps=1), train_dataset=dataset
+    )
     grouped = list(_length_grouped_reward_trainer()._get_train_sampler(trainer))
     lengths = [len(row) for row in ids]
     shuffled = list(range(len(ids)))
@@ -186,12 +188,21 @@ def test_a_pair_is_the_rollout_ppo_samples(tiny):
 def test_cached_trunk_trains_the_same_model(tiny, tmp_path):
     """Training the top block on cached trunk states gives the model that plain training gives."""
     records = marker_records(24, seed=3)
-    common = dict(model_path=str(tiny), epochs=2, learning_rate=1e-3, batch_size=8, eval_fraction=0.25,
-                  trainable_layers=1, logging_steps=1)
-    cached = train_reward_model(records, RewardArgs(out_dir=str(tmp_path / "a"), cache_trunk=True, **common),
-                                progress=False)
-    plain = train_reward_model(records, RewardArgs(out_dir=str(tmp_path / "b"), cache_trunk=False, **common),
-                               progress=False)
+    common = dict(
+        model_path=str(tiny),
+        epochs=2,
+        learning_rate=1e-3,
+        batch_size=8,
+        eval_fraction=0.25,
+        trainable_layers=1,
+        logging_steps=1,
+    )
+    cached = train_reward_model(
+        records, RewardArgs(out_dir=str(tmp_path / "a"), cache_trunk=True, **common), progress=False
+    )
+    plain = train_reward_model(
+        records, RewardArgs(out_dir=str(tmp_path / "b"), cache_trunk=False, **common), progress=False
+    )
     assert cached.metrics["cached_trunk_blocks"] == 1 and plain.metrics["cached_trunk_blocks"] == 0
     assert [h["loss"] for h in cached.history] == pytest.approx([h["loss"] for h in plain.history], abs=1e-5)
     a = AutoModelForSequenceClassification.from_pretrained(str(cached.checkpoint), num_labels=1)
@@ -208,8 +219,14 @@ def test_counts_pairs_dropped_for_length(tiny, tmp_path):
     for record in records[:3]:  # three pairs get a rejected reply far past max_length
         record.rejected = record.rejected + " and so on" * 40
     args = RewardArgs(
-        model_path=str(tiny), out_dir=str(tmp_path / "rm"), max_length=max_length, eval_fraction=0.0,
-        epochs=1, batch_size=4, center_rewards_coefficient=None, use_margin=False,
+        model_path=str(tiny),
+        out_dir=str(tmp_path / "rm"),
+        max_length=max_length,
+        eval_fraction=0.0,
+        epochs=1,
+        batch_size=4,
+        center_rewards_coefficient=None,
+        use_margin=False,
     )
     result = train_reward_model(records, args, progress=False)
     assert result.metrics["dropped_too_long"] == 3
@@ -217,8 +234,11 @@ def test_counts_pairs_dropped_for_length(tiny, tmp_path):
     assert result.metrics["pairs_eval"] == 0 and result.metrics["eval_accuracy"] is None
     assert result.metrics["reward_offset_reference"] == "train chosen+rejected"
     with pytest.raises(ValueError, match="max_length"):
-        train_reward_model(records[:3], RewardArgs(str(tiny), str(tmp_path / "rm2"), max_length=max_length,
-                                                   eval_fraction=0.0), progress=False)
+        train_reward_model(
+            records[:3],
+            RewardArgs(str(tiny), str(tmp_path / "rm2"), max_length=max_length, eval_fraction=0.0),
+            progress=False,
+        )
 
 
 def test_trainable_layers_freeze_the_rest(tiny):
@@ -233,8 +253,14 @@ def test_trainable_layers_freeze_the_rest(tiny):
 
 def test_lora_checkpoint_is_a_plain_reward_model(tiny, tmp_path):
     records = marker_records(16, seed=2)
-    args = RewardArgs(model_path=str(tiny), out_dir=str(tmp_path / "rm"), lora_r=4, trainable_layers=1,
-                      epochs=1, learning_rate=1e-3)
+    args = RewardArgs(
+        model_path=str(tiny),
+        out_dir=str(tmp_path / "rm"),
+        lora_r=4,
+        trainable_layers=1,
+        epochs=1,
+        learning_rate=1e-3,
+    )
     result = train_reward_model(records, args, progress=False)
     assert not any("lora" in key for key in json.loads((result.checkpoint / "config.json").read_text()))
     assert not (result.checkpoint / "adapter_config.json").exists()
@@ -244,7 +270,18 @@ def test_lora_checkpoint_is_a_plain_reward_model(tiny, tmp_path):
 
 def test_reward_args_parse_from_command_line():
     (args,) = HfArgumentParser(RewardArgs).parse_args_into_dataclasses(
-        ["--model_path", "m", "--out_dir", "o", "--trainable_layers", "4", "--use_margin", "false", "--lora_r", "8"]
+        [
+            "--model_path",
+            "m",
+            "--out_dir",
+            "o",
+            "--trainable_layers",
+            "4",
+            "--use_margin",
+            "false",
+            "--lora_r",
+            "8",
+        ]
     )
     assert args.trainable_layers == 4 and args.use_margin is False and args.lora_r == 8
     assert args.center_rewards_coefficient == 0.01 and args.eval_fraction == 0.1
@@ -253,8 +290,17 @@ def test_reward_args_parse_from_command_line():
 @pytest.mark.slow
 def test_smollm2_reward_steps_write_a_scorable_checkpoint(smollm2, tmp_path):
     records = marker_records(16, seed=3)
-    args = RewardArgs(model_path=str(smollm2), out_dir=str(tmp_path / "rm"), max_length=128, trainable_layers=2,
-                      batch_size=4, eval_fraction=0.25, epochs=1, learning_rate=5e-5, logging_steps=1)
+    args = RewardArgs(
+        model_path=str(smollm2),
+        out_dir=str(tmp_path / "rm"),
+        max_length=128,
+        trainable_layers=2,
+        batch_size=4,
+        eval_fraction=0.25,
+        epochs=1,
+        learning_rate=5e-5,
+        logging_steps=1,
+    )
     result = train_reward_model(records, args, progress=False)
     assert result.metrics["pairs_train"] == 12 and len(result.history) == 3
     assert all(math.isfinite(entry["loss"]) for entry in result.history)
@@ -266,11 +312,16 @@ def test_smollm2_reward_steps_write_a_scorable_checkpoint(smollm2, tmp_path):
 
 def test_long_multi_turn_pairs_lose_old_turns_not_the_pair(tiny):
     tokenizer = load_tokenizer(tiny)
-    history = [{"role": "user", "content": "tell me about the sea " * 20},
-               {"role": "assistant", "content": "the sea is blue " * 20}]
+    history = [
+        {"role": "user", "content": "tell me about the sea " * 20},
+        {"role": "assistant", "content": "the sea is blue " * 20},
+    ]
     last = [{"role": "user", "content": "and the sky?"}]
-    long_pair = PreferenceRecord(prompt=[{"role": "system", "content": "be kind"}, *history, *last],
-                                 chosen="blue yes", rejected="green no")
+    long_pair = PreferenceRecord(
+        prompt=[{"role": "system", "content": "be kind"}, *history, *last],
+        chosen="blue yes",
+        rejected="green no",
+    )
     short_pair = PreferenceRecord(prompt=last, chosen="blue", rejected="red")
     hopeless = PreferenceRecord(prompt=last, chosen="x " * 300, rejected="y")
     max_length = len(encode_pair(tokenizer, [long_pair.prompt[0], *last], "green no")) + 1
@@ -290,15 +341,23 @@ def test_should_stop_ends_training_within_a_step_and_saves_nothing(tiny, tmp_pat
         asked.append(1)
         return len(asked) >= 3
 
-    args = RewardArgs(model_path=str(tiny), out_dir=str(tmp_path / "rm"), epochs=50, batch_size=4, logging_steps=1)
+    args = RewardArgs(
+        model_path=str(tiny), out_dir=str(tmp_path / "rm"), epochs=50, batch_size=4, logging_steps=1
+    )
     with pytest.raises(Stopped, match="stopped at step 3 of"):
         train_reward_model(marker_records(40), args, progress=False, should_stop=stop_at_third_step)
     assert not (tmp_path / "rm").exists()
 
 
 def test_a_rerun_replaces_the_metrics_and_the_checkpoint(tiny, tmp_path):
-    args = RewardArgs(model_path=str(tiny), out_dir=str(tmp_path / "rm"), metrics_path=str(tmp_path / "m.jsonl"),
-                      epochs=1, batch_size=8, logging_steps=1)
+    args = RewardArgs(
+        model_path=str(tiny),
+        out_dir=str(tmp_path / "rm"),
+        metrics_path=str(tmp_path / "m.jsonl"),
+        epochs=1,
+        batch_size=8,
+        logging_steps=1,
+    )
     first = train_reward_model(marker_records(24), args, progress=False)
     lines = len((tmp_path / "m.jsonl").read_text().splitlines())
     second = train_reward_model(marker_records(24), args, progress=False)

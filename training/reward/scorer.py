@@ -10,6 +10,7 @@ Rewards are the model's output at the last token minus the `reward_offset` store
 checkpoint's config.json (see `training.reward.train`), so that normalised rewards average zero
 on held-out responses.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,9 @@ Conversation = list[dict[str, str]]
 def encode_pair(tokenizer: PreTrainedTokenizerBase, prompt: Conversation, response: str) -> list[int]:
     """Token ids of `prompt + [assistant response]` with the chat template, ending at the reply's EOS."""
     messages = [*prompt, {"role": "assistant", "content": response}]
-    ids = list(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=None)["input_ids"])
+    ids = list(
+        tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, tools=None)["input_ids"]
+    )
     eos = tokenizer.eos_token_id
     if eos in ids:
         return ids[: len(ids) - ids[::-1].index(eos)]  # up to and including the last EOS
@@ -76,8 +79,12 @@ class RewardScorer:
         self.truncated = 0  # sequences cut to max_length so far
 
     @classmethod
-    def from_model(cls, model, tokenizer, offset: float = 0.0, batch_size: int = 16, max_length: int | None = None):
-        return cls(model=model, tokenizer=tokenizer, offset=offset, batch_size=batch_size, max_length=max_length)
+    def from_model(
+        cls, model, tokenizer, offset: float = 0.0, batch_size: int = 16, max_length: int | None = None
+    ):
+        return cls(
+            model=model, tokenizer=tokenizer, offset=offset, batch_size=batch_size, max_length=max_length
+        )
 
     def encode(self, prompts: Sequence[Conversation], responses: Sequence[str]) -> list[list[int]]:
         if len(prompts) != len(responses):
@@ -90,7 +97,7 @@ class RewardScorer:
         pad_id = self.tokenizer.pad_token_id
         device = next(self.model.parameters()).device
         if self.max_length:
-            cut = [list(s[-self.max_length:]) for s in sequences]
+            cut = [list(s[-self.max_length :]) for s in sequences]
             self.truncated += sum(len(s) > self.max_length for s in sequences)
         else:
             cut = [list(s) for s in sequences]
@@ -100,14 +107,16 @@ class RewardScorer:
         self.model.eval()
         try:
             for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
+                batch = order[start : start + self.batch_size]
                 width = max(len(cut[i]) for i in batch)
                 ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):  # right padding, as RewardTrainer's collator
                     ids[row, : len(cut[i])] = torch.tensor(cut[i], dtype=torch.long)
                     mask[row, : len(cut[i])] = 1
-                logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+                logits = self.model(
+                    input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False
+                ).logits
                 rewards[torch.tensor(batch)] = logits[:, 0].float().cpu()
         finally:
             self.model.train(was_training)
@@ -120,7 +129,7 @@ class RewardScorer:
         """(chosen rewards, rejected rewards) of the records, scored in one pass."""
         prompts = [r.prompt for r in records]
         rewards = self(prompts + prompts, [r.chosen for r in records] + [r.rejected for r in records])
-        return rewards[: len(records)], rewards[len(records):]
+        return rewards[: len(records)], rewards[len(records) :]
 
 
 def accuracy(scorer: RewardScorer, records: Sequence[PreferenceRecord]) -> dict:
@@ -131,8 +140,14 @@ def accuracy(scorer: RewardScorer, records: Sequence[PreferenceRecord]) -> dict:
     "mean_reward" (offset-normalised, over both replies)}. Ties count as wrong.
     """
     if not records:
-        return {"accuracy": None, "accuracy_by_strength": {}, "count_by_strength": {}, "mean_margin": None,
-                "pairs": 0, "mean_reward": None}
+        return {
+            "accuracy": None,
+            "accuracy_by_strength": {},
+            "count_by_strength": {},
+            "mean_margin": None,
+            "pairs": 0,
+            "mean_reward": None,
+        }
     chosen, rejected = scorer.score_records(records)
     right = (chosen > rejected).float()
     buckets: dict[str, list[float]] = defaultdict(list)

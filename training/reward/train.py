@@ -20,6 +20,7 @@
   `reward_offset` in the checkpoint's config.json, and `RewardScorer` subtracts it, so
   normalised rewards average zero on that reference.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,19 +60,35 @@ class RewardArgs:
     On a GPU in bf16 it is seconds.
     """
 
-    model_path: str = field(metadata={"help": "Checkpoint the reward model starts from (the policy): a local HF directory."})
-    out_dir: str = field(metadata={"help": "Where the trained reward model (with its tokenizer) is saved; replaced if it exists."})
+    model_path: str = field(
+        metadata={"help": "Checkpoint the reward model starts from (the policy): a local HF directory."}
+    )
+    out_dir: str = field(
+        metadata={
+            "help": "Where the trained reward model (with its tokenizer) is saved; replaced if it exists."
+        }
+    )
     metrics_path: str | None = field(
         default=None, metadata={"help": "JSON lines file: one line per training log, then the final metrics."}
     )
-    seed: int = field(default=0, metadata={"help": "Seed for the head initialisation, the held-out split and the data order."})
+    seed: int = field(
+        default=0,
+        metadata={"help": "Seed for the head initialisation, the held-out split and the data order."},
+    )
     max_length: int = field(
-        default=512, metadata={"help": "Longest pair (prompt + reply, in tokens) trained on; longer pairs lose their oldest prompt turns first (trim_prompt_turns), then are dropped."}
+        default=512,
+        metadata={
+            "help": "Longest pair (prompt + reply, in tokens) trained on; longer pairs lose their oldest prompt turns first (trim_prompt_turns), then are dropped."
+        },
     )
     epochs: float = field(default=1, metadata={"help": "Passes over the training pairs (fractions allowed)."})
     learning_rate: float = field(default=5e-5, metadata={"help": "Peak AdamW learning rate (linear decay)."})
-    batch_size: int = field(default=8, metadata={"help": "Pairs per device per step (each pair is two sequences)."})
-    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Steps accumulated per optimizer update."})
+    batch_size: int = field(
+        default=8, metadata={"help": "Pairs per device per step (each pair is two sequences)."}
+    )
+    gradient_accumulation_steps: int = field(
+        default=1, metadata={"help": "Steps accumulated per optimizer update."}
+    )
     trainable_layers: int | None = field(
         default=None,
         metadata={
@@ -83,14 +100,18 @@ class RewardArgs:
         default=0.1, metadata={"help": "Share of pairs held out (seeded) for accuracy and the reward offset."}
     )
     use_margin: bool = field(
-        default=True, metadata={"help": "Ask for a reward margin that grows with the judged strength (see data.py)."}
+        default=True,
+        metadata={"help": "Ask for a reward margin that grows with the judged strength (see data.py)."},
     )
     center_rewards_coefficient: float | None = field(
-        default=0.01, metadata={"help": "Weight of the mean((r_chosen + r_rejected)^2) penalty that keeps rewards near 0."}
+        default=0.01,
+        metadata={"help": "Weight of the mean((r_chosen + r_rejected)^2) penalty that keeps rewards near 0."},
     )
     lora_r: int = field(
         default=0,
-        metadata={"help": "LoRA rank on the trainable layers' linear maps (0 = full fine-tuning of those layers)."},
+        metadata={
+            "help": "LoRA rank on the trainable layers' linear maps (0 = full fine-tuning of those layers)."
+        },
     )
     logging_steps: int = field(default=5, metadata={"help": "Optimizer steps between training logs."})
     trim_prompt_turns: bool = field(
@@ -102,7 +123,9 @@ class RewardArgs:
     )
     gradient_checkpointing: bool = field(
         default=False,
-        metadata={"help": "Recompute activations in the backward pass: less memory, more compute (big models on a GPU)."},
+        metadata={
+            "help": "Recompute activations in the backward pass: less memory, more compute (big models on a GPU)."
+        },
     )
     cache_trunk: bool = field(
         default=True,
@@ -183,7 +206,7 @@ def padded_tokens(lengths: Sequence[int], order: Sequence[int], batch_size: int)
     """Tokens one pass over `order` computes: a batch of n pairs is 2n rows padded to its longest sequence."""
     total = 0
     for start in range(0, len(order), batch_size):
-        batch = [lengths[i] for i in order[start:start + batch_size]]
+        batch = [lengths[i] for i in order[start : start + batch_size]]
         total += 2 * len(batch) * max(batch)
     return total
 
@@ -201,7 +224,8 @@ def _length_grouped_reward_trainer() -> type:
         def _get_train_sampler(self, train_dataset=None):
             dataset = self.train_dataset if train_dataset is None else train_dataset
             return LengthGroupedSampler(
-                self.args.train_batch_size * self.args.gradient_accumulation_steps, lengths=pair_lengths(dataset)
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                lengths=pair_lengths(dataset),
             )
 
     return LengthGroupedRewardTrainer
@@ -232,8 +256,13 @@ class _LogRelay(TrainerCallback):
     """Turns Trainer logs into {"step", "total", "epoch", "loss", "accuracy", ...} dicts, and asks
     `should_stop` after every step (a cancelled round ends within one step)."""
 
-    def __init__(self, on_log: Callable[[dict], None] | None, history: list[dict], metrics_file,
-                 should_stop: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        on_log: Callable[[dict], None] | None,
+        history: list[dict],
+        metrics_file,
+        should_stop: Callable[[], bool] | None = None,
+    ):
         self.sink, self.history, self.metrics_file = on_log, history, metrics_file
         self.should_stop, self.stopped = should_stop, False
 
@@ -251,7 +280,9 @@ class _LogRelay(TrainerCallback):
         if "loss" not in logs:  # the end-of-training summary (train_runtime, ...) is reported separately
             return
         entry = {"step": state.global_step, "total": state.max_steps, "epoch": state.epoch}
-        entry.update({self.key(k): v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"})
+        entry.update(
+            {self.key(k): v for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"}
+        )
         self.history.append(entry)
         if self.metrics_file is not None:
             self.metrics_file.write(json.dumps(entry) + "\n")
@@ -282,7 +313,7 @@ def trim_prompt_turns(
     for record in records:
         prompt = list(record.prompt)
         system = prompt[:1] if prompt and prompt[0]["role"] == "system" else []
-        turns = prompt[len(system):]
+        turns = prompt[len(system) :]
         changed = False
         while len(turns) > 1 and _too_long(tokenizer, replace(record, prompt=system + turns), max_length):
             turns = turns[1:]
@@ -306,7 +337,9 @@ def load_reward_backbone(model_path: str | Path, tokenizer, runtime: Runtime, se
     from transformers import set_seed
 
     set_seed(seed)  # the score head is initialised randomly when the model is loaded
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_path), num_labels=1, dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(model_path), num_labels=1, dtype=torch.float32
+    )
     if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -315,21 +348,35 @@ def load_reward_backbone(model_path: str | Path, tokenizer, runtime: Runtime, se
 
 def tokenized_rows(tokenizer, records: Sequence[PreferenceRecord], use_margin: bool) -> list[dict]:
     """RewardTrainer's pre-tokenized rows: `chosen_ids`, `rejected_ids` (`encode_pair`), and `margin`."""
-    return [{"chosen_ids": encode_pair(tokenizer, r.prompt, r.chosen),
-             "rejected_ids": encode_pair(tokenizer, r.prompt, r.rejected),
-             **({"margin": margin_for_strength(r.strength)} if use_margin else {})} for r in records]
+    return [
+        {
+            "chosen_ids": encode_pair(tokenizer, r.prompt, r.chosen),
+            "rejected_ids": encode_pair(tokenizer, r.prompt, r.rejected),
+            **({"margin": margin_for_strength(r.strength)} if use_margin else {}),
+        }
+        for r in records
+    ]
 
 
 def _trunk_cache(model, args: RewardArgs, rows: list[dict], pad_id: int) -> CachedTrunkBackbone | None:
     """Cache the frozen blocks' output for every training sequence and put the cache in the model, if it applies."""
-    if not args.cache_trunk or args.trainable_layers is None or args.lora_r > 0 or args.gradient_checkpointing:
+    if (
+        not args.cache_trunk
+        or args.trainable_layers is None
+        or args.lora_r > 0
+        or args.gradient_checkpointing
+    ):
         return None
     depth = len(decoder_layers(model)) - args.trainable_layers
     if depth <= 0:
         return None
     cache = CachedTrunkBackbone(model, depth)
-    fits = [ids for row in rows for ids in (row["chosen_ids"], row["rejected_ids"])
-            if args.max_length is None or max(len(row["chosen_ids"]), len(row["rejected_ids"])) <= args.max_length]
+    fits = [
+        ids
+        for row in rows
+        for ids in (row["chosen_ids"], row["rejected_ids"])
+        if args.max_length is None or max(len(row["chosen_ids"]), len(row["rejected_ids"])) <= args.max_length
+    ]
     cache.fill(fits, pad_id)
     cache.install()
     return cache
@@ -431,7 +478,9 @@ def train_reward_model(
             model = model.merge_and_unload()
         model.eval()
         pairs_trained = len(trainer.train_dataset)
-        padding = padding_report(trainer.train_dataset, config.train_batch_size * args.gradient_accumulation_steps, args.seed)
+        padding = padding_report(
+            trainer.train_dataset, config.train_batch_size * args.gradient_accumulation_steps, args.seed
+        )
 
         scorer = RewardScorer.from_model(model, tokenizer, offset=0.0, max_length=args.max_length)
         held = accuracy(scorer, eval_records)
@@ -456,7 +505,9 @@ def train_reward_model(
             "train_seconds": round(train_seconds, 2),
             "cached_trunk_blocks": cache.top.depth if cache is not None else 0,
             "cache_seconds": round(cache_seconds, 2),
-            "pairs_per_second": round(pairs_trained * float(args.epochs) / train_seconds, 3) if train_seconds else None,
+            "pairs_per_second": round(pairs_trained * float(args.epochs) / train_seconds, 3)
+            if train_seconds
+            else None,
             "steps": output.global_step,
             **padding,
             "train_loss": output.training_loss,
@@ -466,7 +517,9 @@ def train_reward_model(
             "count_by_strength": held["count_by_strength"],
             "mean_margin": held["mean_margin"],
             "reward_offset": float(offset),
-            "reward_offset_reference": "held-out chosen+rejected" if eval_records else "train chosen+rejected",
+            "reward_offset_reference": "held-out chosen+rejected"
+            if eval_records
+            else "train chosen+rejected",
             "args": asdict(args),
         }
         if not all(math.isfinite(h["loss"]) for h in history):

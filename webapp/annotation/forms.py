@@ -1,4 +1,5 @@
 """The judgment form: validates what an annotator posts before the queue stores it."""
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,10 @@ class JudgmentForm(forms.Form):
             ("tie", "Tie"),
             ("both_bad", "Both bad"),
         ],
-        error_messages={"required": "Pick which response is better (1-4).",
-                        "invalid_choice": "%(value)s is not a choice; pick A, B, tie or both bad."},
+        error_messages={
+            "required": "Pick which response is better (1-4).",
+            "invalid_choice": "%(value)s is not a choice; pick A, B, tie or both bad.",
+        },
     )
     strength = forms.TypedChoiceField(
         choices=Judgment.Strength.choices,

@@ -3,6 +3,7 @@
 A judge sees the prompt conversation and both responses in stored order and returns "a", "b",
 "tie" or "both_bad". Teams plug in their own (a model-based judge gives AI feedback).
 """
+
 from __future__ import annotations
 
 import random

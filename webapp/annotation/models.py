@@ -1,4 +1,5 @@
 """Comparisons, who is judging them, and the judgments themselves."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -34,7 +35,9 @@ class Assignment(models.Model):
     """A lease of one comparison to one annotator, with the left/right order shown."""
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
     swapped = models.BooleanField(help_text="True when response B was shown on the left.")
     created = models.DateTimeField(auto_now_add=True)
     expires = models.DateTimeField()
@@ -59,7 +62,9 @@ class Judgment(models.Model):
         MUCH = 3, "Much"
 
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments"
+    )
     # Always in terms of the stored response_a / response_b, whatever order was shown.
     choice = models.CharField(max_length=16, choices=Choice.choices)
     strength = models.PositiveSmallIntegerField(choices=Strength.choices, default=Strength.CLEAR)

@@ -5,6 +5,7 @@ Model output and imported prompts are untrusted: markdown-it runs with raw HTML 
 images (no tracking pixels, nothing fetched from elsewhere) and with safe link attributes.
 Only the output of `render_markdown` is ever marked safe.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

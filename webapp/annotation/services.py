@@ -9,6 +9,7 @@ recounted by a fresh statement once the lock is held (READ COMMITTED gives each 
 new snapshot, so the recount sees every lease committed by whoever held the lock before).
 On SQLite the settings open every transaction with BEGIN IMMEDIATE, which serialises writers.
 """
+
 from __future__ import annotations
 
 import math
@@ -125,7 +126,9 @@ def _free_slots(comparison: Comparison, now: datetime) -> int:
     return comparison.judgments_needed - judged - leased
 
 
-def current_assignment(project: Project, user: AbstractBaseUser, now: datetime | None = None) -> Assignment | None:
+def current_assignment(
+    project: Project, user: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
     """The user's open lease in this project, so a page refresh shows the same pair, same order."""
     now = now or timezone.now()
     return (
@@ -139,7 +142,9 @@ def current_assignment(project: Project, user: AbstractBaseUser, now: datetime |
     )
 
 
-def next_assignment(project: Project, user: AbstractBaseUser, now: datetime | None = None) -> Assignment | None:
+def next_assignment(
+    project: Project, user: AbstractBaseUser, now: datetime | None = None
+) -> Assignment | None:
     """The comparison this user should judge next, leased to them; None when the queue is dry.
 
     Returns the user's open lease if there is one. Otherwise leases the first pending
@@ -240,11 +245,7 @@ def submit_judgment(
     now = now or timezone.now()
     _validate(strength, seconds_spent)
     with transaction.atomic():
-        assignment = (
-            Assignment.objects.select_for_update()
-            .filter(pk=assignment_id, annotator=user)
-            .first()
-        )
+        assignment = Assignment.objects.select_for_update().filter(pk=assignment_id, annotator=user).first()
         if assignment is None:
             raise NotYourAssignment("this comparison was not assigned to you")
         # Lock the comparison: concurrent judges must agree on when it becomes complete.
@@ -321,7 +322,9 @@ def available_count(project: Project, user: AbstractBaseUser, now: datetime | No
     return _candidates(project, user, now).count() + open_own
 
 
-def queue_stats(project: Project, user: AbstractBaseUser | None = None, now: datetime | None = None) -> dict[str, Any]:
+def queue_stats(
+    project: Project, user: AbstractBaseUser | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """Queue state for the project and annotate pages.
 
     Keys: pending, complete, retired, open_leases, judgments, judgments_today,

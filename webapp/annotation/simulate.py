@@ -1,4 +1,5 @@
 """Judge pending comparisons as scripted annotators, through the same queue people use."""
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model

@@ -2,6 +2,7 @@
 
 Thin on purpose: every queue rule lives in `annotation.services`.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -74,7 +75,9 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     return _next_page(request, project)
 
 
-def _next_page(request: HttpRequest, project: Project, status: int = 200, rejection: dict[str, str] | None = None):
+def _next_page(
+    request: HttpRequest, project: Project, status: int = 200, rejection: dict[str, str] | None = None
+):
     assignment = services.next_assignment(project, request.user)
     if assignment is None:
         stats = services.queue_stats(project, request.user)
@@ -91,7 +94,9 @@ def _rejected(request: HttpRequest, project: Project, message: str, status: int)
 
 def _own_assignment(project: Project, request: HttpRequest, assignment_id: int) -> Assignment | None:
     return (
-        Assignment.objects.select_related("comparison__prompt", "comparison__response_a", "comparison__response_b")
+        Assignment.objects.select_related(
+            "comparison__prompt", "comparison__response_a", "comparison__response_b"
+        )
         .filter(pk=assignment_id, annotator=request.user, comparison__project=project)
         .first()
     )

@@ -1,5 +1,6 @@
 """A folder as a streamed tar archive: what the checkpoint download sends, a block at a time,
 without a temp file or the whole model in memory."""
+
 from __future__ import annotations
 
 import tarfile

@@ -2,6 +2,7 @@
 
 It loads the model (torch) only when called, so the web process can import it without torch.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -38,16 +39,21 @@ def generate_comparisons(
     conversations = [p.conversation for p in prompts]
     other = policy.parent if pairing == "parent" and policy.parent is not None else None
     if other is None:
-        doubled = generate_from_checkpoint(policy.checkpoint, [c for c in conversations for _ in range(2)], args,
-                                           progress=progress)
+        doubled = generate_from_checkpoint(
+            policy.checkpoint, [c for c in conversations for _ in range(2)], args, progress=progress
+        )
         firsts, seconds = doubled[0::2], doubled[1::2]
     else:
         firsts = generate_from_checkpoint(policy.checkpoint, conversations, args, progress=progress)
         seconds = generate_from_checkpoint(other.checkpoint, conversations, args, progress=progress)
 
     def as_dict(generation, source) -> dict:
-        return {"text": generation.text, "token_count": len(generation.token_ids), "finished": generation.finished,
-                "policy": source}
+        return {
+            "text": generation.text,
+            "token_count": len(generation.token_ids),
+            "finished": generation.finished,
+            "policy": source,
+        }
 
     pairs = [
         catalog.GeneratedPair(prompt, as_dict(first, policy), as_dict(second, other or policy))

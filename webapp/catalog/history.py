@@ -3,6 +3,7 @@
 Two queries whatever the number of versions (versions with their parents, then the rounds that
 made them), so the page stays cheap after hundreds of rounds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ def version_row(policy: PolicyVersion, made_by: TrainingRound | None) -> Version
         if has_length
         else "—",
         rm_accuracy=rm_accuracy + (f" on {pairs}" if rm_accuracy != "—" and pairs is not None else ""),
-        ppo_reward=learning.arrow(learning.number(ppo.get("reward_start")), learning.number(ppo.get("reward_end")))
+        ppo_reward=learning.arrow(
+            learning.number(ppo.get("reward_start")), learning.number(ppo.get("reward_end"))
+        )
         if has_ppo
         else "—",
         verdict=learning.verdict(win, prompts, label, parent_label),
@@ -81,6 +84,8 @@ def policy_history(project: Project) -> list[VersionRow]:
     """All versions of `project`, newest first, each with the round whose policy_out it is."""
     policies = PolicyVersion.objects.filter(project=project).select_related("parent").order_by("-number")
     made_by: dict[int, TrainingRound] = {}
-    for training_round in TrainingRound.objects.filter(project=project, policy_out__isnull=False).order_by("number"):
+    for training_round in TrainingRound.objects.filter(project=project, policy_out__isnull=False).order_by(
+        "number"
+    ):
         made_by[training_round.policy_out_id] = training_round  # a re-run round wins over an older one
     return [version_row(policy, made_by.get(policy.pk)) for policy in policies]

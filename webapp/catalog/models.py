@@ -1,4 +1,5 @@
 """What policies answer: prompts, policy versions and their responses."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -39,7 +40,9 @@ class PolicyVersion(models.Model):
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="policies")
     number = models.PositiveIntegerField()
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     checkpoint = models.CharField(max_length=1000, help_text="Directory of the saved model.")
     base_model = models.CharField(max_length=500)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)

@@ -1,4 +1,5 @@
 """Policy versions, deploys and comparison creation."""
+
 from __future__ import annotations
 
 import random
@@ -24,7 +25,11 @@ def next_policy_number(project: Project) -> int:
 
 
 def register_policy(
-    project: Project, checkpoint: Path, base_model: str, parent: PolicyVersion | None, number: int | None = None
+    project: Project,
+    checkpoint: Path,
+    base_model: str,
+    parent: PolicyVersion | None,
+    number: int | None = None,
 ) -> PolicyVersion:
     return PolicyVersion.objects.create(
         project=project,
@@ -49,17 +54,17 @@ def deploy(policy: PolicyVersion) -> None:
     """Make `policy` the project's active policy: the only place that changes it, atomically."""
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=policy.project_id)
-        PolicyVersion.objects.filter(project=project, status=PolicyVersion.Status.ACTIVE).exclude(pk=policy.pk).update(
-            status=PolicyVersion.Status.RETIRED
-        )
+        PolicyVersion.objects.filter(project=project, status=PolicyVersion.Status.ACTIVE).exclude(
+            pk=policy.pk
+        ).update(status=PolicyVersion.Status.RETIRED)
         PolicyVersion.objects.filter(pk=policy.pk).update(status=PolicyVersion.Status.ACTIVE)
         project.active_policy = policy
         project.save(update_fields=["active_policy"])
         # Unjudged comparisons from older policies would show stale outputs: retire them.
         # Partly judged ones stay so their judgments get their full overlap.
-        Comparison.objects.filter(project=project, status=Comparison.Status.PENDING, judgments__isnull=True).exclude(
-            response_a__policy=policy
-        ).update(status=Comparison.Status.RETIRED)
+        Comparison.objects.filter(
+            project=project, status=Comparison.Status.PENDING, judgments__isnull=True
+        ).exclude(response_a__policy=policy).update(status=Comparison.Status.RETIRED)
 
 
 def create_base_policy(project: Project, base_model: str) -> PolicyVersion:
@@ -110,7 +115,11 @@ def storable_text(text: str) -> str:
 
 
 def create_comparisons(
-    project: Project, policy: PolicyVersion, pairs: list[GeneratedPair], generation: dict, round_id: int | None = None
+    project: Project,
+    policy: PolicyVersion,
+    pairs: list[GeneratedPair],
+    generation: dict,
+    round_id: int | None = None,
 ) -> list[Comparison]:
     """Store two responses per prompt and a pending comparison between them, atomically."""
     comparisons = []

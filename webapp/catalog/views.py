@@ -1,4 +1,5 @@
 """The policy versions page, activating a version (roll back or forward), downloading one."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -20,7 +21,11 @@ def policies(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "catalog/policies.html",
-        {"project": project, "rows": policy_history(project), "can_manage": can_manage(request.user, project)},
+        {
+            "project": project,
+            "rows": policy_history(project),
+            "can_manage": can_manage(request.user, project),
+        },
     )
 
 

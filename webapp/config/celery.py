@@ -5,6 +5,7 @@ and never imports a task module; `workers` registers the tasks on the same app.
 default: light work (snapshot, deploy); generate: inference; train: GPU work, one at a time
 (run that worker with --concurrency 1).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,12 @@ app.conf.update(
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
     },
-    task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+    task_publish_retry_policy={
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 1,
+    },
     broker_connection_retry_on_startup=True,
     task_track_started=True,
 )

@@ -3,6 +3,7 @@
 Defaults give the embedded single-machine shape (SQLite, an embedded Redis started by
 `make run`, artifacts under ./var); production sets DATABASE_URL, REDIS_URL and friends.
 """
+
 from __future__ import annotations
 
 import os
@@ -129,8 +130,12 @@ CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(
 # Rounds: a running stage beats every few seconds; one silent for PREFLOOP_STALE_AFTER seconds
 # (or whose process is gone from this host) is resumed by a worker (rounds/recovery.py).
 PREFLOOP_STALE_AFTER = float(os.environ.get("PREFLOOP_STALE_AFTER", "600"))
-PREFLOOP_HEARTBEAT_SECONDS = float(os.environ.get("PREFLOOP_HEARTBEAT_SECONDS", str(min(30.0, PREFLOOP_STALE_AFTER / 5))))
-PREFLOOP_RECOVERY_SECONDS = float(os.environ.get("PREFLOOP_RECOVERY_SECONDS", str(min(60.0, PREFLOOP_STALE_AFTER / 4))))
+PREFLOOP_HEARTBEAT_SECONDS = float(
+    os.environ.get("PREFLOOP_HEARTBEAT_SECONDS", str(min(30.0, PREFLOOP_STALE_AFTER / 5)))
+)
+PREFLOOP_RECOVERY_SECONDS = float(
+    os.environ.get("PREFLOOP_RECOVERY_SECONDS", str(min(60.0, PREFLOOP_STALE_AFTER / 4)))
+)
 
 # Annotation
 ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "900"))

@@ -1,4 +1,5 @@
 """URL map: each app owns its own urls module."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path

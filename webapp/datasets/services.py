@@ -1,4 +1,5 @@
 """From judgments to datasets: counting, snapshots for rounds, exports, and prompt import."""
+
 from __future__ import annotations
 
 import hashlib
@@ -133,7 +134,9 @@ def _parse_prompt_line(line_number: int, raw: str) -> dict[str, Any]:
         row["conversation"] = [{"role": "user", "content": row.pop("prompt")}]
     conversation = row.get("conversation")
     if not isinstance(conversation, list) or not conversation:
-        raise PromptImportError(f"line {line_number}: field 'conversation' must be a non-empty list of messages")
+        raise PromptImportError(
+            f"line {line_number}: field 'conversation' must be a non-empty list of messages"
+        )
     for index, message in enumerate(conversation):
         if (
             not isinstance(message, dict)
@@ -148,7 +151,9 @@ def _parse_prompt_line(line_number: int, raw: str) -> dict[str, Any]:
         raise PromptImportError(f"line {line_number}: field 'conversation' must end with a user message")
     split = row.get("split", Prompt.Split.TRAIN)
     if split not in Prompt.Split.values:
-        raise PromptImportError(f"line {line_number}: field 'split' must be one of {', '.join(Prompt.Split.values)}")
+        raise PromptImportError(
+            f"line {line_number}: field 'split' must be one of {', '.join(Prompt.Split.values)}"
+        )
     metadata = row.get("metadata", {})
     if not isinstance(metadata, dict):
         raise PromptImportError(f"line {line_number}: field 'metadata' must be an object")
@@ -213,6 +218,8 @@ def export_preferences(
     if fmt == "hf" and archive:
         directory = out.with_suffix("")
         writer(records, directory)
-        archive_path = shutil.make_archive(str(directory), "zip", root_dir=directory.parent, base_dir=directory.name)
+        archive_path = shutil.make_archive(
+            str(directory), "zip", root_dir=directory.parent, base_dir=directory.name
+        )
         return Path(archive_path), counts
     return Path(writer(records, out)), counts

@@ -1,4 +1,5 @@
 """Export preference data from the browser in any supported format."""
+
 from __future__ import annotations
 
 import tempfile
@@ -19,7 +20,9 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
     if fmt is None:
         _, counts = services.preference_records(project)
         return render(
-            request, "datasets/export.html", {"project": project, "formats": services.EXPORT_FORMATS, "counts": counts}
+            request,
+            "datasets/export.html",
+            {"project": project, "formats": services.EXPORT_FORMATS, "counts": counts},
         )
     if fmt not in services.EXPORT_FORMATS:
         return HttpResponse(f"unknown format {fmt!r}", status=400, content_type="text/plain")

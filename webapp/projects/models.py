@@ -1,4 +1,5 @@
 """A project: one policy being improved by one team, with its guidelines and settings."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """Who may do what in a project. Three roles: annotator, exporter, manager (staff)."""
+
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser

@@ -1,4 +1,5 @@
 """Project list and project page (queue state, policy versions, rounds, start button)."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required

@@ -6,6 +6,7 @@ chosen for a round of SmolLM2-135M on a small CPU machine (what they cost and te
 in benchmarks/README.md, not here). A project overrides any of them in Project.training_config, and a
 round can be started with further overrides; the merged result is stored on the round.
 """
+
 from __future__ import annotations
 
 import copy
@@ -30,11 +31,25 @@ DEFAULTS: dict[str, Any] = {
         "reference": "parent",
     },
     "reward": {"max_length": 384, "epochs": 4, "trainable_layers": 4, "learning_rate": 3e-4, "batch_size": 8},
-    "ppo": {"max_new_tokens": 64, "trainable_layers": 4, "total_episodes": 320, "rollout_batch_size": 64,
-            "minibatch_size": 16, "ppo_epochs": 2, "learning_rate": 5e-5},
+    "ppo": {
+        "max_new_tokens": 64,
+        "trainable_layers": 4,
+        "total_episodes": 320,
+        "rollout_batch_size": 64,
+        "minibatch_size": 16,
+        "ppo_epochs": 2,
+        "learning_rate": 5e-5,
+    },
     # sft_weight: an NLL term on the chosen replies (RPO) keeps DPO near the data; measured on CPU it
     # held KL(v1||v0) at 4 nats where plain DPO at the same rate went to 24 for a similar win rate.
-    "dpo": {"trainable_layers": 4, "epochs": 3, "learning_rate": 2e-4, "beta": 0.1, "batch_size": 8, "sft_weight": 1.0},
+    "dpo": {
+        "trainable_layers": 4,
+        "epochs": 3,
+        "learning_rate": 2e-4,
+        "beta": 0.1,
+        "batch_size": 8,
+        "sft_weight": 1.0,
+    },
     "generate": {"max_new_tokens": 96, "temperature": 0.7, "batch_size": 64},
 }
 
@@ -55,18 +70,26 @@ def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
     for layer in layers:
         for section, values in (layer or {}).items():
             if section not in merged:
-                raise ConfigError(f"unknown config section {section!r}; expected one of {', '.join(SECTIONS)}")
+                raise ConfigError(
+                    f"unknown config section {section!r}; expected one of {', '.join(SECTIONS)}"
+                )
             if not isinstance(values, dict):
                 raise ConfigError(f"config section {section!r} must be an object")
             merged[section].update(values)
     if merged["round"]["algorithm"] not in ALGORITHMS:
-        raise ConfigError(f"round.algorithm must be one of {', '.join(ALGORITHMS)}, not {merged['round']['algorithm']!r}")
+        raise ConfigError(
+            f"round.algorithm must be one of {', '.join(ALGORITHMS)}, not {merged['round']['algorithm']!r}"
+        )
     if merged["round"]["pairing"] not in PAIRINGS:
-        raise ConfigError(f"round.pairing must be one of {', '.join(PAIRINGS)}, not {merged['round']['pairing']!r}")
+        raise ConfigError(
+            f"round.pairing must be one of {', '.join(PAIRINGS)}, not {merged['round']['pairing']!r}"
+        )
     if merged["round"]["judgments"] not in JUDGMENT_WINDOWS:
         raise ConfigError(
             f"round.judgments must be one of {', '.join(JUDGMENT_WINDOWS)}, not {merged['round']['judgments']!r}"
         )
     if merged["round"]["reference"] not in REFERENCES:
-        raise ConfigError(f"round.reference must be one of {', '.join(REFERENCES)}, not {merged['round']['reference']!r}")
+        raise ConfigError(
+            f"round.reference must be one of {', '.join(REFERENCES)}, not {merged['round']['reference']!r}"
+        )
     return merged

@@ -3,6 +3,7 @@
 The stages run as one Celery chain: each link is sent only when the one before succeeded, and a
 resumed or retried round is sent as the chain from its current stage on.
 """
+
 from __future__ import annotations
 
 import logging

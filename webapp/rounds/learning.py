@@ -4,6 +4,7 @@ Read-only over what the workers stored (`TrainingRound.metrics`, `PolicyVersion.
 by the round page and the policy versions page so both say the same thing in the same words.
 No torch here: this runs in the web process.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,13 @@ if TYPE_CHECKING:
 # Two-sided 95%: the band a win rate must leave before we call it a change.
 Z95 = 1.959963984540054
 # Titles for the per-stage number tables; an unknown section is shown under its own name.
-SECTION_TITLES = {"reward": "Reward model", "ppo": "PPO", "dpo": "DPO", "sft": "SFT", "evaluation": "Evaluation"}
+SECTION_TITLES = {
+    "reward": "Reward model",
+    "ppo": "PPO",
+    "dpo": "DPO",
+    "sft": "SFT",
+    "evaluation": "Evaluation",
+}
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ def fixed(value: float | None, digits: int = 2) -> str:
 
 
 def arrow(old: float | None, new: float | None, fmt=fixed) -> str:
-    """"old → new", the parent first, as on every line of the panel."""
+    """ "old → new", the parent first, as on every line of the panel."""
     return f"{fmt(old)} → {fmt(new)}"
 
 
@@ -166,16 +173,26 @@ def summarize(metrics: dict[str, Any] | None, new: str, old: str) -> Learning | 
     prompts = count(evaluation.get("prompts"))
     win = number(evaluation.get("win_rate"))
     tiles = [
-        Tile(f"win rate {new} vs {old}", percent(win), f"on {prompts} prompts" if prompts is not None else ""),
+        Tile(
+            f"win rate {new} vs {old}", percent(win), f"on {prompts} prompts" if prompts is not None else ""
+        ),
         Tile(f"KL({new} ‖ {old})", fixed(number(evaluation.get("kl")), 3), "nats per response"),
         Tile(
             "response length",
-            arrow(number(evaluation.get("old_length")), number(evaluation.get("new_length")), lambda v: fixed(v, 1)),
+            arrow(
+                number(evaluation.get("old_length")),
+                number(evaluation.get("new_length")),
+                lambda v: fixed(v, 1),
+            ),
             f"mean tokens, {old} → {new}",
         ),
         Tile(
             "ends with EOS",
-            arrow(number(evaluation.get("old_eos_fraction")), number(evaluation.get("new_eos_fraction")), percent),
+            arrow(
+                number(evaluation.get("old_eos_fraction")),
+                number(evaluation.get("new_eos_fraction")),
+                percent,
+            ),
             f"share of answers, {old} → {new}",
         ),
     ]
@@ -201,7 +218,9 @@ def summarize(metrics: dict[str, Any] | None, new: str, old: str) -> Learning | 
         tiles.append(Tile("PPO reward", arrow(start, end), "start → end of training"))
     for key, value in evaluation.items():  # other scorers: win_rate_<name>
         if key.startswith("win_rate_"):
-            tiles.append(Tile(f"win rate by {key[len('win_rate_'):]}", percent(number(value)), f"{new} vs {old}"))
+            tiles.append(
+                Tile(f"win rate by {key[len('win_rate_') :]}", percent(number(value)), f"{new} vs {old}")
+            )
     return Learning(
         verdict=verdict(win, prompts, new, old),
         tiles=tiles,

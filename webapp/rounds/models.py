@@ -1,4 +1,5 @@
 """A training round: snapshot -> reward -> policy -> evaluate -> deploy -> generate."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -3,6 +3,7 @@
 No extra process to start: every worker checks every PREFLOOP_RECOVERY_SECONDS, and the row
 lock in `state_machine.claim` makes sure one of them resends a stage, once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,11 @@ def resume_stalled(by: str) -> list[int]:
         except dispatch.QueueUnavailable as exc:
             log.error("round %s: could not resend %s: %s", training_round, stage, exc)
             continue  # the claim goes stale and the next check tries again
-        log.warning("round %s: %s had no live worker (was %r); sent again", training_round, stage,
-                    training_round.runner or "never sent")
+        log.warning(
+            "round %s: %s had no live worker (was %r); sent again",
+            training_round,
+            stage,
+            training_round.runner or "never sent",
+        )
         resumed.append(training_round.pk)
     return resumed

@@ -1,4 +1,5 @@
 """Starting rounds and recording what their stages report."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,8 +42,12 @@ def start_round(project: Project, user=None, overrides: dict[str, Any] | None = 
         since = judgments_since(project, config)
         pairs = count_pairs(project, after=since.created if since else None)
         if pairs < config["round"]["min_pairs"]:
-            window = (f" judged since round {since.number} (round.judgments is \"new\"; "
-                      f"{count_pairs(project)} in all)" if since else "")
+            window = (
+                f' judged since round {since.number} (round.judgments is "new"; '
+                f"{count_pairs(project)} in all)"
+                if since
+                else ""
+            )
             raise RoundError(
                 f"only {pairs} usable preference pairs (A or B better){window}; "
                 f"a round needs at least {config['round']['min_pairs']}"
@@ -65,7 +70,9 @@ def _send(round_id: int, stage: str) -> None:
     try:
         dispatch.send(round_id, stage)
     except dispatch.QueueUnavailable as exc:
-        state_machine.fail(round_id, f"Not sent to the workers: {exc}. Retry the round once the queue is back.")
+        state_machine.fail(
+            round_id, f"Not sent to the workers: {exc}. Retry the round once the queue is back."
+        )
 
 
 def latest_round(project: Project) -> TrainingRound | None:
@@ -83,11 +90,15 @@ def retry_round(project: Project) -> TrainingRound:
         if training_round is None:
             raise RoundError("the project has no round to retry")
         if training_round.state not in (TrainingRound.State.FAILED, TrainingRound.State.CANCELLED):
-            raise RoundError(f"round {training_round.number} is {training_round.state}; only a failed or "
-                             "cancelled round can be retried")
+            raise RoundError(
+                f"round {training_round.number} is {training_round.state}; only a failed or "
+                "cancelled round can be retried"
+            )
         if training_round.policy_in_id != project.active_policy_id:
-            raise RoundError(f"round {training_round.number} started from a policy that is no longer active; "
-                             "start a new round instead")
+            raise RoundError(
+                f"round {training_round.number} started from a policy that is no longer active; "
+                "start a new round instead"
+            )
         stage = state_machine.reopen(training_round.pk, by="retry")
         round_id = training_round.pk
         transaction.on_commit(lambda: _send(round_id, stage))

@@ -9,6 +9,7 @@ state a round is already in is allowed when nobody is running it (its runner's p
 its heartbeat is stale, or recovery claimed it), and counted in `attempt`; a delivery for a state
 the round has left, or one that another live attempt is running, is skipped (`StageSkipped`).
 """
+
 from __future__ import annotations
 
 import os
@@ -81,7 +82,9 @@ def nobody_runs(training_round: TrainingRound) -> bool:
     runner = training_round.runner
     if not runner or runner.startswith(CLAIM):
         return True
-    return runner_gone(runner) or training_round.heartbeat is None or training_round.heartbeat < stale_before()
+    return (
+        runner_gone(runner) or training_round.heartbeat is None or training_round.heartbeat < stale_before()
+    )
 
 
 def needs_resume(training_round: TrainingRound) -> bool:
@@ -115,7 +118,9 @@ def enter(round_id: int, state: str, runner: str | None = None) -> TrainingRound
         now = timezone.now()
         if current == state and state != State.DONE:
             if not nobody_runs(training_round):
-                raise StageSkipped(f"round {training_round.number}: {state} is running ({training_round.runner})")
+                raise StageSkipped(
+                    f"round {training_round.number}: {state} is running ({training_round.runner})"
+                )
             training_round.attempt += 1
             # The retried stage's curves replace the dead attempt's.
             RoundEvent.objects.filter(round=training_round, stage=state).delete()
@@ -138,7 +143,16 @@ def enter(round_id: int, state: str, runner: str | None = None) -> TrainingRound
         attempt = f" (attempt {training_round.attempt})" if training_round.attempt > 1 else ""
         training_round.progress = {"stage": state, "done": 0, "total": 0, "message": attempt.strip(" ()")}
         training_round.save(
-            update_fields=["state", "started", "finished", "progress", "timeline", "attempt", "heartbeat", "runner"]
+            update_fields=[
+                "state",
+                "started",
+                "finished",
+                "progress",
+                "timeline",
+                "attempt",
+                "heartbeat",
+                "runner",
+            ]
         )
         return training_round
 
@@ -198,7 +212,9 @@ def _stop(round_id: int, state: str, error: str = "", runner: str | None = None)
         training_round.runner = ""
         training_round.finished = timezone.now()
         training_round.timeline = {**training_round.timeline, state: training_round.finished.isoformat()}
-        training_round.save(update_fields=["state", "stopped_stage", "error", "runner", "finished", "timeline"])
+        training_round.save(
+            update_fields=["state", "stopped_stage", "error", "runner", "finished", "timeline"]
+        )
         return True
 
 
@@ -220,9 +236,13 @@ def reopen(round_id: int, by: str) -> str:
     with transaction.atomic():
         training_round = TrainingRound.objects.select_for_update().get(pk=round_id)
         if training_round.state not in (State.FAILED, State.CANCELLED):
-            raise InvalidTransition(f"round {training_round.number} is {training_round.state}, not failed or cancelled")
+            raise InvalidTransition(
+                f"round {training_round.number} is {training_round.state}, not failed or cancelled"
+            )
         stage = training_round.stopped_stage or State.QUEUED
-        timeline = {k: v for k, v in training_round.timeline.items() if k not in (State.FAILED, State.CANCELLED)}
+        timeline = {
+            k: v for k, v in training_round.timeline.items() if k not in (State.FAILED, State.CANCELLED)
+        }
         if stage in timeline:
             timeline[stage] = timezone.now().isoformat()  # the stage's time counts from the retry
         training_round.state = stage
@@ -231,6 +251,13 @@ def reopen(round_id: int, by: str) -> str:
         training_round.finished = None
         training_round.runner = CLAIM + by
         training_round.heartbeat = timezone.now()
-        training_round.progress = {"stage": stage, "done": 0, "total": 0, "message": "retry: waiting for a worker"}
-        training_round.save(update_fields=["state", "timeline", "error", "finished", "runner", "heartbeat", "progress"])
+        training_round.progress = {
+            "stage": stage,
+            "done": 0,
+            "total": 0,
+            "message": "retry: waiting for a worker",
+        }
+        training_round.save(
+            update_fields=["state", "timeline", "error", "finished", "runner", "heartbeat", "progress"]
+        )
         return stage

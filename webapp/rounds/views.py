@@ -1,4 +1,5 @@
 """Round list, start, cancel and retry buttons, and the live round page."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -34,7 +35,9 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("projects:detail", slug=slug)
     training_round.refresh_from_db()  # sending happens on commit, and may have failed
     if training_round.state == TrainingRound.State.FAILED:
-        messages.error(request, f"Round {training_round.number} not started: {error_summary(training_round.error)}")
+        messages.error(
+            request, f"Round {training_round.number} not started: {error_summary(training_round.error)}"
+        )
     else:
         messages.success(request, f"Round {training_round.number} queued.")
     return redirect("rounds:detail", slug=slug, number=training_round.number)

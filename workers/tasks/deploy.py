@@ -1,4 +1,5 @@
 """deploy: the new policy version becomes the active one, atomically."""
+
 from __future__ import annotations
 
 from workers.celery_app import app

@@ -1,4 +1,5 @@
 """evaluate: new policy vs the one it came from, on held-out prompts (training.evaluate)."""
+
 from __future__ import annotations
 
 from workers.celery_app import app
@@ -21,7 +22,9 @@ def evaluate_policy(round_id: int) -> None:
         project, config = training_round.project, training_round.config
         prompts = catalog.sample_prompts(project, Prompt.Split.EVAL, config["round"]["eval_prompts"], seed=0)
         if not prompts:  # a project without an eval split still gets a number, on train prompts
-            prompts = catalog.sample_prompts(project, Prompt.Split.TRAIN, config["round"]["eval_prompts"], seed=0)
+            prompts = catalog.sample_prompts(
+                project, Prompt.Split.TRAIN, config["round"]["eval_prompts"], seed=0
+            )
         metrics = evaluate_policies(
             training_round.policy_out.checkpoint,
             training_round.policy_in.checkpoint,

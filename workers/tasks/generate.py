@@ -1,5 +1,6 @@
 """generate: the active policy answers prompts twice; each pair becomes a comparison
 (webapp.catalog.generation does it)."""
+
 from __future__ import annotations
 
 from workers.celery_app import app
@@ -16,7 +17,9 @@ def generate_next_comparisons(round_id: int) -> None:
         training_round = stage.round
         config = training_round.config
         reporter = Reporter(round_id, "generate")
-        if Comparison.objects.filter(round_id=round_id).exists():  # an earlier attempt stored them (atomically)
+        if Comparison.objects.filter(
+            round_id=round_id
+        ).exists():  # an earlier attempt stored them (atomically)
             made = Comparison.objects.filter(round_id=round_id).count()
         else:
             made = generate_comparisons(

@@ -1,5 +1,6 @@
 """policy: the new policy version from the active one: PPO against the round's reward model
 (training.ppo), or DPO on the round's judged pairs (training.dpo), as `round.algorithm` says."""
+
 from __future__ import annotations
 
 import shutil
@@ -28,8 +29,9 @@ def _ppo(training_round, out_dir: Path, reporter: Reporter, should_stop) -> tupl
         seed=training_round.number,
         **config["ppo"],
     )
-    result = train_ppo(args, [p.conversation for p in prompts], on_log=reporter, progress=False,
-                       should_stop=should_stop)
+    result = train_ppo(
+        args, [p.conversation for p in prompts], on_log=reporter, progress=False, should_stop=should_stop
+    )
     return "ppo", result.metrics, result.checkpoint
 
 
@@ -47,8 +49,13 @@ def _dpo(training_round, out_dir: Path, reporter: Reporter, should_stop) -> tupl
         seed=training_round.number,
         **training_round.config["dpo"],
     )
-    result = train_dpo(read_preferences(training_round.dataset_path), args, on_log=reporter, progress=False,
-                       should_stop=should_stop)
+    result = train_dpo(
+        read_preferences(training_round.dataset_path),
+        args,
+        on_log=reporter,
+        progress=False,
+        should_stop=should_stop,
+    )
     return "dpo", result.metrics, result.checkpoint
 
 
@@ -78,7 +85,9 @@ def train_policy(round_id: int) -> None:
         if out_dir.exists():  # a killed attempt saved it but never registered it: no version owns it
             shutil.rmtree(out_dir)
         train = _dpo if resolve_algorithm(training_round.config["round"]["algorithm"]) == "dpo" else _ppo
-        section, metrics, checkpoint = train(training_round, out_dir, Reporter(round_id, "policy"), stage.should_stop)
+        section, metrics, checkpoint = train(
+            training_round, out_dir, Reporter(round_id, "policy"), stage.should_stop
+        )
         with transaction.atomic():  # the version, its metrics and the round's link to it, or none
             policy = catalog.register_policy(
                 project, checkpoint, training_round.policy_in.base_model, training_round.policy_in, number

@@ -1,4 +1,5 @@
 """reward: train a reward model on the snapshot with TRL's RewardTrainer (training.reward)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,8 @@ def train_reward(round_id: int) -> None:
             seed=training_round.number,
             **training_round.config["reward"],
         )
-        result = train_reward_model(records, args, on_log=Reporter(round_id, "reward"), progress=False,
-                                    should_stop=stage.should_stop)
+        result = train_reward_model(
+            records, args, on_log=Reporter(round_id, "reward"), progress=False, should_stop=stage.should_stop
+        )
         TrainingRound.objects.filter(pk=round_id).update(reward_model_path=str(result.checkpoint))
         add_metrics(round_id, "reward", result.metrics)

@@ -1,4 +1,5 @@
 """snapshot: the round's judgments become an immutable dataset file with its sha256."""
+
 from __future__ import annotations
 
 from workers.celery_app import app
@@ -14,8 +15,12 @@ def snapshot_round(round_id: int) -> None:
     with run_stage(round_id, TrainingRound.State.SNAPSHOT) as stage:
         training_round = stage.round
         since = judgments_since(training_round.project, training_round.config)
-        snap = write_snapshot(training_round.project, training_round.number, before=training_round.created,
-                              after=since.created if since else None)
+        snap = write_snapshot(
+            training_round.project,
+            training_round.number,
+            before=training_round.created,
+            after=since.created if since else None,
+        )
         TrainingRound.objects.filter(pk=round_id).update(
             dataset_path=str(snap.path), dataset_sha256=snap.sha256, dataset_counts=snap.counts
         )

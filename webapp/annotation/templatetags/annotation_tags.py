@@ -1,4 +1,5 @@
 """Template filters for the annotate page."""
+
 from __future__ import annotations
 
 from django import template

@@ -1,4 +1,5 @@
 """`simulate_annotators --project demo --judgments N [--rule shorter|longer|random|dotted.path]`."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,7 +16,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--project", required=True, help="project slug")
         parser.add_argument("--judgments", type=int, required=True, help="how many judgments to make")
-        parser.add_argument("--rule", default="shorter", help="shorter (default), longer, random, or a dotted path")
+        parser.add_argument(
+            "--rule", default="shorter", help="shorter (default), longer, random, or a dotted path"
+        )
 
     def handle(self, *args, project: str, judgments: int, rule: str, **options) -> None:
         try:

@@ -1,4 +1,5 @@
 """`export_preferences --project demo --format trl --out prefs.jsonl`."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,4 +1,5 @@
 """`import_prompts --project demo prompts.jsonl`: all lines or none."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError

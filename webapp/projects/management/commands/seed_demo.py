@@ -1,4 +1,5 @@
 """Create the demo project, users, policy version 0 and first comparisons (idempotent)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,7 +39,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--base-model", default=settings.PREFLOOP_BASE_MODEL)
         parser.add_argument(
-            "--comparisons", type=int, default=DEFAULTS["round"]["next_comparisons"], help="first comparisons to make"
+            "--comparisons",
+            type=int,
+            default=DEFAULTS["round"]["next_comparisons"],
+            help="first comparisons to make",
         )
         parser.add_argument("--prompts", type=Path, default=DEMO_PROMPTS)
 
@@ -49,7 +53,11 @@ class Command(BaseCommand):
         with transaction.atomic():
             project, created = Project.objects.get_or_create(
                 slug="demo",
-                defaults={"name": "Demo: SmolLM2 assistant", "guidelines": GUIDELINES, "base_model": base_model},
+                defaults={
+                    "name": "Demo: SmolLM2 assistant",
+                    "guidelines": GUIDELINES,
+                    "base_model": base_model,
+                },
             )
             if not project.prompts.exists():
                 with open(prompts, encoding="utf-8") as handle:
@@ -57,7 +65,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"imported {count} prompts")
             User = get_user_model()
             for username, password, staff in USERS:
-                user, made = User.objects.get_or_create(username=username, defaults={"is_staff": staff, "is_superuser": staff})
+                user, made = User.objects.get_or_create(
+                    username=username, defaults={"is_staff": staff, "is_superuser": staff}
+                )
                 if made:
                     user.set_password(password)
                     user.save()

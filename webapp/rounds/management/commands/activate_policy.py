@@ -1,4 +1,5 @@
 """`activate_policy --project demo --version N`: serve version N (roll back or forward)."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError

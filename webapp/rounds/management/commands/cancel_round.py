@@ -1,4 +1,5 @@
 """`cancel_round --project demo`: cancel the running round; its stage stops at its next step."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -18,4 +19,6 @@ class Command(BaseCommand):
             training_round = services.cancel_round(project_or_error(project))
         except services.RoundError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"round {training_round.number} cancelled (it was in {training_round.stopped_stage})")
+        self.stdout.write(
+            f"round {training_round.number} cancelled (it was in {training_round.stopped_stage})"
+        )

@@ -1,5 +1,6 @@
 """`retry_round --project demo [--wait]`: run the latest failed or cancelled round again from the
 stage where it stopped."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -25,7 +26,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if training_round.state == TrainingRound.State.FAILED:
             raise CommandError(f"round {training_round.number} not retried: {training_round.error}")
-        self.stdout.write(f"round {training_round.number} sent again from {training_round.state} "
-                          f"(attempt {training_round.attempt + 1} of that stage)")
+        self.stdout.write(
+            f"round {training_round.number} sent again from {training_round.state} "
+            f"(attempt {training_round.attempt + 1} of that stage)"
+        )
         if wait:
             follow(self, training_round, poll)

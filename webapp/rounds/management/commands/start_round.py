@@ -1,4 +1,5 @@
 """`start_round --project demo [--wait] [--set section.key=value ...]`."""
+
 from __future__ import annotations
 
 import json
