@@ -27,13 +27,15 @@ class Reporter:
     """An `on_log` callback for training/: each call is a metric point and a progress update.
 
     Progress writes are throttled to one a second (a fast loop must not hammer the database);
-    every metric point is kept, since the round page plots them.
+    every metric point is kept, since the round page plots them. A stage makes its Reporter when
+    it starts its work, so a retried stage's curve replaces the dead attempt's.
     """
 
     def __init__(self, round_id: int, stage: str, total: int = 0) -> None:
         self.round_id, self.stage, self.total = round_id, stage, total
         self._last_progress = 0.0
         self._count = 0
+        round_services.clear_events(round_id, stage)
 
     def __call__(self, data: dict[str, Any]) -> None:
         self._count += 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 from datasets import load_dataset, load_from_disk
@@ -137,6 +139,10 @@ def test_export_view_needs_permission(client, project):
     user.user_permissions.add(Permission.objects.get(codename="export_preferences"))
     user = get_user_model().objects.get(pk=user.pk)  # permissions are cached on the instance
     client.force_login(user)
+    # the permission alone does not open another team's project: membership does
+    assert _get(client, project).status_code == 403
+    assert _get(client, project, format="trl").status_code == 403
+    project.annotators.add(user)
     page = _get(client, project)
     assert page.status_code == 200
     assert all(f"?format={name}" in page.content.decode() for name in EXPORT_FORMATS)
@@ -153,5 +159,7 @@ def test_export_view_downloads_each_format(client, project):
     assert len(rows) == 5 and rows[0]["chosen"] == [{"role": "assistant", "content": "short 0"}]
     response = _get(client, project, format="hf")
     assert response.status_code == 200 and response["Content-Disposition"].endswith('.zip"')
-    b"".join(response.streaming_content)
+    assert b"".join(response.streaming_content)[:2] == b"PK"
+    # nothing is left behind in the temp folder
+    assert not [p for p in Path(tempfile.gettempdir()).glob("prefloop-export-*")]
     assert _get(client, project, format="bogus").status_code == 400

@@ -242,7 +242,6 @@ def submit_judgment(
     comparison AlreadyJudged. Each of these stores nothing.
     `seconds_spent=None` (no JavaScript) falls back to the time since the lease was made.
     """
-    now = now or timezone.now()
     _validate(strength, seconds_spent)
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().filter(pk=assignment_id, annotator=user).first()
@@ -250,6 +249,9 @@ def submit_judgment(
             raise NotYourAssignment("this comparison was not assigned to you")
         # Lock the comparison: concurrent judges must agree on when it becomes complete.
         comparison = Comparison.objects.select_for_update().get(pk=assignment.comparison_id)
+        # The lease is checked at the time the locks are held: a submit that waited for them
+        # while its lease ran out must not fill a slot another annotator has leased since.
+        now = now or timezone.now()
         if Judgment.objects.filter(comparison=comparison, annotator=user).exists():
             raise AlreadyJudged("you have already judged this comparison")
         _check_open(assignment, comparison, now)

@@ -26,6 +26,7 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
         )
     if fmt not in services.EXPORT_FORMATS:
         return HttpResponse(f"unknown format {fmt!r}", status=400, content_type="text/plain")
-    out = Path(tempfile.mkdtemp(prefix="prefloop-export-")) / services.export_filename(project, fmt)
-    path, _ = services.export_preferences(project, fmt, out)
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+    with tempfile.TemporaryDirectory(prefix="prefloop-export-") as tmp:
+        path, _ = services.export_preferences(project, fmt, Path(tmp) / services.export_filename(project, fmt))
+        handle = open(path, "rb")  # stays readable after the directory is removed (POSIX)
+    return FileResponse(handle, as_attachment=True, filename=path.name)

@@ -23,8 +23,11 @@ def can_manage(user: User, project: Project) -> bool:
 
 
 def can_export(user: User, project: Project) -> bool:
-    """Export preference data: staff, or anyone granted the export permission."""
-    return bool(user.is_authenticated and (user.is_staff or user.has_perm("projects.export_preferences")))
+    """Export preference data: staff, or a member of this project granted the export permission
+    (the permission is global in Django's model; the membership makes it per project)."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or (user.has_perm("projects.export_preferences") and can_annotate(user, project))
 
 
 def project_for(user: User, slug: str, check=can_annotate) -> Project:

@@ -151,6 +151,10 @@ def report_progress(round_id: int, stage: str, done: int, total: int, message: s
     )
 
 
+def clear_events(round_id: int, stage: str) -> None:
+    RoundEvent.objects.filter(round_id=round_id, stage=stage).delete()
+
+
 def record_event(round_id: int, stage: str, step: int, data: dict[str, Any]) -> None:
     RoundEvent.objects.create(round_id=round_id, stage=stage, step=step, data=data)
 

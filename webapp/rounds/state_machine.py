@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from webapp.rounds.models import RoundEvent, TrainingRound
+from webapp.rounds.models import TrainingRound
 
 State = TrainingRound.State
 PIPELINE: list[str] = [
@@ -122,8 +122,6 @@ def enter(round_id: int, state: str, runner: str | None = None) -> TrainingRound
                     f"round {training_round.number}: {state} is running ({training_round.runner})"
                 )
             training_round.attempt += 1
-            # The retried stage's curves replace the dead attempt's.
-            RoundEvent.objects.filter(round=training_round, stage=state).delete()
         elif current == PIPELINE[PIPELINE.index(state) - 1]:
             training_round.attempt = 1
             training_round.timeline = {**training_round.timeline, state: now.isoformat()}

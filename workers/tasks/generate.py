@@ -17,10 +17,9 @@ def generate_next_comparisons(round_id: int) -> None:
         training_round = stage.round
         config = training_round.config
         reporter = Reporter(round_id, "generate")
-        if Comparison.objects.filter(
-            round_id=round_id
-        ).exists():  # an earlier attempt stored them (atomically)
-            made = Comparison.objects.filter(round_id=round_id).count()
+        stored = Comparison.objects.filter(round_id=round_id).count()
+        if stored:  # an earlier attempt stored them (atomically); only its end was lost
+            made = stored
         else:
             made = generate_comparisons(
                 training_round.project_id,
