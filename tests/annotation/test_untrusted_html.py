@@ -112,3 +112,9 @@ def test_hostile_response_and_prompt_render_as_text_on_the_page(client, db):
     assert text_a in text and text_b in text
     assert "<script>alert('prompt')</script> tell me" in text
     assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_stored_text_that_is_not_valid_unicode_still_renders():
+    # text stored before the import checks existed: a lone surrogate made nh3 raise (a 500 page)
+    html = str(render_markdown("before \ud800 after\x00end"))
+    assert "before \ufffd after\ufffdend" in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -65,5 +66,46 @@ def test_command_reports_line_and_imports_nothing(project, tmp_path):
     path = tmp_path / "prompts.jsonl"
     path.write_text(json.dumps({"prompt": "ok"}) + "\n" + "[1, 2]\n")
     with pytest.raises(CommandError, match="line 2: expected a JSON object; nothing was imported"):
+        call_command("import_prompts", "--project", "p", str(path))
+    assert not Prompt.objects.exists()
+
+
+NASTY = [
+    (
+        json.dumps({"prompt": "ok"}) + "\n" + '{"prompt": "a\\u0000b"}',
+        "line 2: field 'conversation[0].content' contains a NUL",
+    ),
+    (
+        '{"prompt": "\\ud800 lone"}',
+        "line 1: field 'conversation[0].content' contains a lone UTF-16 surrogate",
+    ),
+    ('{"prompt": "x", "metadata": {"score": NaN}}', "line 1: not valid JSON (NaN is not a JSON number)"),
+    (
+        '{"prompt": "x", "metadata": {"score": Infinity}}',
+        "line 1: not valid JSON (Infinity is not a JSON number)",
+    ),
+    ('{"prompt": "x", "metadata": ' + "[" * 100_000 + "]" * 100_000 + "}", "line 1: JSON nested too deeply"),
+    (
+        json.dumps({"prompt": "x" * 40_000}),
+        "line 1: field 'conversation[0].content' is 40,000 bytes; the limit is 32,768",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "text, message", NASTY, ids=["nul", "surrogate", "nan", "infinity", "deep", "too-long"]
+)
+def test_nasty_input_is_refused_with_its_line_and_field(project, tmp_path, text, message):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(text + "\n", encoding="utf-8", errors="surrogatepass")
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("import_prompts", "--project", "p", str(path))
+    assert not Prompt.objects.exists()
+
+
+def test_invalid_utf8_names_the_line(project, tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_bytes(b'{"prompt": "fine"}\n{"prompt": "caf\xe9"}\n')
+    with pytest.raises(CommandError, match=r"line 2: not valid UTF-8 \(byte 16\); nothing was imported"):
         call_command("import_prompts", "--project", "p", str(path))
     assert not Prompt.objects.exists()

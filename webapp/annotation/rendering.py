@@ -14,6 +14,8 @@ import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
+from webapp.catalog.text import renderable
+
 _TAGS = (nh3.ALLOWED_TAGS - {"img", "area", "map"}) | {"pre", "code"}
 _ATTRIBUTES = {
     "a": {"href", "title"},
@@ -31,7 +33,7 @@ def _parser(allow_html: bool) -> MarkdownIt:
 
 def render_markdown(text: str, *, allow_html: bool = False) -> SafeString:
     """Render markdown to sanitised HTML. `allow_html` only for staff-written text (guidelines)."""
-    html = _parser(allow_html).render(text or "")
+    html = _parser(allow_html).render(renderable(text or ""))
     clean = nh3.clean(
         html,
         tags=_TAGS,

@@ -138,6 +138,8 @@ PREFLOOP_RECOVERY_SECONDS = float(
 )
 
 # Annotation
+# Longest prompt message accepted on import, in UTF-8 bytes (a 50 MB prompt makes a 50 MB page).
+PREFLOOP_MAX_PROMPT_BYTES = int(os.environ.get("PREFLOOP_MAX_PROMPT_BYTES", str(32 * 1024)))
 ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "900"))
 
 LOGGING = {

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from webapp.annotation.models import Judgment
 from webapp.catalog.models import Prompt
+from webapp.catalog.text import max_prompt_bytes, text_problem
 from webapp.projects.models import Project
 
 PAIR_CHOICES = (Judgment.Choice.A, Judgment.Choice.B)
@@ -121,11 +122,24 @@ class PromptImportError(ValueError):
     """Bad input in an import file; the message names the line and field."""
 
 
-def _parse_prompt_line(line_number: int, raw: str) -> dict[str, Any]:
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_prompt_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PromptImportError(f"line {line_number}: not valid UTF-8 (byte {exc.start + 1})") from exc
     try:
-        row = json.loads(raw)
+        row = json.loads(raw, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise PromptImportError(f"line {line_number}: not valid JSON ({exc.msg})") from exc
+    except ValueError as exc:  # NaN, Infinity
+        raise PromptImportError(f"line {line_number}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise PromptImportError(f"line {line_number}: JSON nested too deeply") from exc
     if not isinstance(row, dict):
         raise PromptImportError(f"line {line_number}: expected a JSON object")
     if "prompt" in row and "conversation" not in row:
@@ -149,6 +163,10 @@ def _parse_prompt_line(line_number: int, raw: str) -> dict[str, Any]:
             )
     if conversation[-1]["role"] != "user":
         raise PromptImportError(f"line {line_number}: field 'conversation' must end with a user message")
+    for index, message in enumerate(conversation):
+        problem = text_problem(message["content"], max_prompt_bytes())
+        if problem:
+            raise PromptImportError(f"line {line_number}: field 'conversation[{index}].content' {problem}")
     split = row.get("split", Prompt.Split.TRAIN)
     if split not in Prompt.Split.values:
         raise PromptImportError(
@@ -165,8 +183,9 @@ def _parse_prompt_line(line_number: int, raw: str) -> dict[str, Any]:
     }
 
 
-def import_prompts(project: Project, lines: Iterable[str] | IO[str], source: str = "") -> int:
-    """Import prompts from JSON lines, all or nothing.
+def import_prompts(project: Project, lines: Iterable[str | bytes] | IO, source: str = "") -> int:
+    """Import prompts from JSON lines (text, or bytes decoded here so a bad byte names its line),
+    all or nothing.
 
     Each line: {"prompt": "..."} or {"conversation": [{role, content}, ...]}, optional "split"
     (train/eval), "source", "metadata". Every line is validated before anything is written.

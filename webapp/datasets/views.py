@@ -27,6 +27,8 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
     if fmt not in services.EXPORT_FORMATS:
         return HttpResponse(f"unknown format {fmt!r}", status=400, content_type="text/plain")
     with tempfile.TemporaryDirectory(prefix="prefloop-export-") as tmp:
-        path, _ = services.export_preferences(project, fmt, Path(tmp) / services.export_filename(project, fmt))
+        path, _ = services.export_preferences(
+            project, fmt, Path(tmp) / services.export_filename(project, fmt)
+        )
         handle = open(path, "rb")  # stays readable after the directory is removed (POSIX)
     return FileResponse(handle, as_attachment=True, filename=path.name)

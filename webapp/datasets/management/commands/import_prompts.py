@@ -21,7 +21,7 @@ class Command(BaseCommand):
         except Project.DoesNotExist as exc:
             raise CommandError(f"no project with slug {project!r}") from exc
         try:
-            with open(file, encoding="utf-8") as handle:
+            with open(file, "rb") as handle:  # decoded line by line: a bad byte names its line
                 count = services.import_prompts(target, handle, source=file)
         except services.PromptImportError as exc:
             raise CommandError(f"{file}: {exc}; nothing was imported") from exc
