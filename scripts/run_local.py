@@ -117,7 +117,7 @@ def seed_demo(python: str, env: dict[str, str], children: dict[str, subprocess.P
 
     Only stdout goes through here; stderr (tqdm progress bars) goes straight to the terminal.
     """
-    command = [python, "manage.py", "seed_demo"]
+    command = [python, "manage.py", "seed_demo", "--insecure-demo-users"]  # a local demo on localhost
     process = start("seed_demo", command, env, stdout=subprocess.PIPE, text=True, bufsize=1)
     children["seed_demo"] = process
     accounts: list[str] = []

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 def test_seed_demo_is_complete_and_idempotent(tmp_path, settings, capsys):
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     base = build_tiny_model(tmp_path / "tiny")
-    call_command("seed_demo", "--base-model", str(base), "--comparisons", "4")
+    call_command("seed_demo", "--base-model", str(base), "--comparisons", "4", "--insecure-demo-users")
     out = capsys.readouterr().out
 
     project = Project.objects.get(slug="demo")
@@ -37,3 +37,21 @@ def test_seed_demo_is_complete_and_idempotent(tmp_path, settings, capsys):
     assert Prompt.objects.count() == prompts
     assert Comparison.objects.count() == 4
     assert PolicyVersion.objects.count() == 1
+
+
+def test_without_the_insecure_flag_demo_users_get_random_passwords_printed_once(tmp_path, settings, capsys):
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    settings.DEBUG = False
+    base = build_tiny_model(tmp_path / "tiny")
+    call_command("seed_demo", "--base-model", str(base), "--comparisons", "0")
+    out = capsys.readouterr().out
+    admin = get_user_model().objects.get(username="admin")
+    assert not admin.check_password("prefloop-admin") and "prefloop-admin" not in out
+    printed = (
+        next(line for line in out.splitlines() if line.strip().startswith("admin / "))
+        .split(" / ")[1]
+        .split()[0]
+    )
+    assert len(printed) >= 16 and admin.check_password(printed)
+    call_command("seed_demo", "--base-model", str(base), "--comparisons", "0")
+    assert printed not in capsys.readouterr().out  # printed once, when the account was made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from django.conf import settings
@@ -26,7 +27,7 @@ Use *tie* when neither is better, *both bad* when neither is acceptable. Keys: `
 `3` tie, `4` both bad; `q` `w` `e` strength; `r` reason; `Enter` submit.
 """
 USERS = [
-    # username, password, staff
+    # username, password for the local demo (--insecure-demo-users or DEBUG), staff
     ("admin", "prefloop-admin", True),
     ("alice", "prefloop-alice", False),
     ("bob", "prefloop-bob", False),
@@ -45,8 +46,16 @@ class Command(BaseCommand):
             help="first comparisons to make",
         )
         parser.add_argument("--prompts", type=Path, default=DEMO_PROMPTS)
+        parser.add_argument(
+            "--insecure-demo-users",
+            action="store_true",
+            help="give the demo users their well-known passwords (what `make run` does on localhost); "
+            "otherwise, unless DEBUG is on, each new user gets a random password, printed once",
+        )
 
-    def handle(self, *args, base_model: str, comparisons: int, prompts: Path, **options) -> None:
+    def handle(
+        self, *args, base_model: str, comparisons: int, prompts: Path, insecure_demo_users: bool, **options
+    ) -> None:
         from webapp.catalog.generation import generate_comparisons
         from webapp.catalog.services import create_base_policy
 
@@ -64,13 +73,17 @@ class Command(BaseCommand):
                     count = import_prompts(project, handle, source="prefloop-demo")
                 self.stdout.write(f"imported {count} prompts")
             User = get_user_model()
+            known = insecure_demo_users or settings.DEBUG
+            accounts = []
             for username, password, staff in USERS:
                 user, made = User.objects.get_or_create(
                     username=username, defaults={"is_staff": staff, "is_superuser": staff}
                 )
                 if made:
+                    password = password if known else secrets.token_urlsafe(12)
                     user.set_password(password)
                     user.save()
+                accounts.append((username, password if made or known else None, staff))
                 project.annotators.add(user)
         self.stdout.write(f"project {project.slug}: {'created' if created else 'exists'}")
         if project.active_policy is None:
@@ -82,5 +95,6 @@ class Command(BaseCommand):
             made = generate_comparisons(project.pk, comparisons, DEFAULTS["generate"], seed=0, progress=True)
             self.stdout.write(f"made {made} comparisons")
         self.stdout.write("demo accounts (username / password):")
-        for username, password, staff in USERS:
-            self.stdout.write(f"  {username} / {password}{'  (staff: can start rounds)' if staff else ''}")
+        for username, password, staff in accounts:
+            shown = password or "(set when it was created; `manage.py changepassword` to reset)"
+            self.stdout.write(f"  {username} / {shown}{'  (staff: can start rounds)' if staff else ''}")
