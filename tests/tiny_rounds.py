@@ -62,4 +62,5 @@ def tiny_project(tmp_path: Path, config: dict) -> Project:
     create_base_policy(project, str(build_tiny_model(tmp_path / "tiny-base")))
     assert generate_comparisons(project.pk, 10, GENERATE, seed=0) == 10
     assert simulate(project, 10, shorter) == 10
+    project.refresh_from_db()  # v0 was deployed on another instance of the row
     return project

@@ -82,7 +82,6 @@ class Stage:
     round: TrainingRound
     runner: str
     heartbeat: _Heartbeat
-    _checked: float = 0.0
     _stopped: bool = False
 
     @property
@@ -90,13 +89,12 @@ class Stage:
         return self.round.attempt
 
     def should_stop(self) -> bool:
-        """True once the round was cancelled or another attempt took over (checked at most once a
-        second, so a training loop may ask at every step)."""
-        if self._stopped or self.heartbeat.lost.is_set():
-            self._stopped = True
-        elif time.monotonic() - self._checked >= 1.0:
-            self._checked = time.monotonic()
-            self._stopped = not state_machine.still_runs(self.round.pk, self.runner)
+        """True once the round was cancelled or another attempt took over. One indexed query; the
+        training loops ask between optimizer steps, so a cancelled stage stops within a step."""
+        if not self._stopped:
+            self._stopped = self.heartbeat.lost.is_set() or not state_machine.still_runs(
+                self.round.pk, self.runner
+            )
         return self._stopped
 
 

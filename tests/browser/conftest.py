@@ -11,9 +11,10 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _orm_beside_playwright(monkeypatch) -> None:
-    """Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still
-    plain synchronous code, so Django's async-safety guard is off for browser tests, and only
-    while one runs."""
+    """Playwright's sync API runs an event loop in this thread while it is started; the test's own
+    ORM calls are still plain synchronous code, so Django's async-safety guard is off for browser
+    tests only, and only while one runs. Playwright itself is started and stopped per test (the
+    `browser` fixture), so its loop never outlives the test into the database teardown."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
@@ -30,7 +31,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator["playwright.sync_api.Browser"]:  # noqa: F821
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)")

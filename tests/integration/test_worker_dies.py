@@ -102,7 +102,8 @@ def test_cancel_stops_ppo_within_a_few_steps(start_worker, tmp_path):
         deadline_s=120,
     )
     logged = training_round.events.filter(stage="policy").count()
-    assert logged - logged_at_cancel <= 5  # one PPO update is logged per step; it stopped within a few
+    # one PPO update is logged per update of 2 minibatch steps; the stop comes at the next step
+    assert logged - logged_at_cancel <= 2
     assert worker.poll() is None  # the worker lives on, ready for the next round
     project.refresh_from_db()
     assert project.active_policy_id == v0.pk

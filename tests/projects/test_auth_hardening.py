@@ -46,7 +46,9 @@ def test_every_page_has_the_content_security_policy(client, url):
     project_with_comparisons(1)
     client.force_login(make_user("admin", staff=True))
     policy = client.get(url)["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert (
+        "script-src 'self'" in policy and "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    )
 
 
 def test_check_deploy_is_clean_with_the_compose_production_settings(tmp_path):

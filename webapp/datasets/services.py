@@ -100,7 +100,7 @@ def write_snapshot(
 ) -> Snapshot:
     """Write the judgments made in (after, before] as an immutable TRL dataset file.
 
-    The file is written once (to a temp name, then renamed) and made read-only; its sha256 is
+    The file is written once (training.data writes it atomically) and made read-only; its sha256 is
     stored on the round so anyone can check that a reward model came from exactly this data.
     """
     from training.data import write_trl_conversational
@@ -111,10 +111,8 @@ def write_snapshot(
     path = directory / "preferences.jsonl"
     if path.exists():  # a retried stage reuses the snapshot it already wrote
         return Snapshot(path, sha256_file(path), counts)
-    tmp = path.with_suffix(".jsonl.tmp")
-    write_trl_conversational(records, tmp)
-    tmp.chmod(0o444)
-    tmp.rename(path)
+    write_trl_conversational(records, path)  # atomic: a temp file renamed into place
+    path.chmod(0o444)
     return Snapshot(path, sha256_file(path), counts)
 
 

@@ -26,9 +26,10 @@ DEFAULTS: dict[str, Any] = {
         # new: train on the judgments made since the last finished round (each trains once; the
         # round's cost stays flat as the project grows); all: on every judgment of the project.
         "judgments": "new",
-        # DPO's frozen reference: the round's starting policy ("parent"), or the project's base
-        # version ("base"), so that every round is anchored to v0 and its KL to v0 stays bounded.
-        "reference": "parent",
+        # DPO's frozen reference: the project's base version ("base"), so that every round is
+        # anchored to v0 as InstructGPT's KL term is to its SFT model, or the round's starting
+        # policy ("parent"). Measured: benchmarks/README.md, "Rounds that teach".
+        "reference": "base",
     },
     "reward": {"max_length": 384, "epochs": 4, "trainable_layers": 4, "learning_rate": 3e-4, "batch_size": 8},
     "ppo": {
