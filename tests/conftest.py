@@ -101,6 +101,16 @@ def database_url_for_worker() -> str:
     raise RuntimeError(f"no worker URL for database vendor {connection.vendor}")
 
 
+def use_broker(url: str) -> None:
+    """Point this process's Celery app at `url`. Its connection and producer pools are bound to
+    the URL they were made with, so the app's references to them are dropped too."""
+    from webapp.config.celery import app
+
+    app.conf.broker_url = url
+    app._pool = None  # not closed: kombu keeps one pool per URL and hands the same one out again
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def start_worker(redis_url: str, settings, tmp_path: Path):
     """Start real `celery -A workers worker` processes (all three queues, solo pool) on this test's
@@ -109,7 +119,7 @@ def start_worker(redis_url: str, settings, tmp_path: Path):
 
     artifacts = tmp_path / "artifacts"
     settings.ARTIFACT_ROOT = artifacts
-    app.conf.broker_url = redis_url
+    use_broker(redis_url)
     app.conf.result_backend = redis_url
     started: list[tuple[subprocess.Popen, Path]] = []
 

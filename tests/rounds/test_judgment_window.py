@@ -94,3 +94,14 @@ def test_unknown_window_is_a_config_error():
     project = project_with_comparisons(1)
     with pytest.raises(services.RoundError, match="round.judgments must be one of new, all"):
         services.start_round(project, overrides={"round": {"judgments": "recent"}})
+
+
+def test_metrics_with_nul_in_sample_answers_are_stored(django_capture_on_commit_callbacks):
+    # PostgreSQL's jsonb refuses NUL, which a small model's sample answers can contain
+    project = project_with_comparisons(3)
+    judge_all(project)
+    with django_capture_on_commit_callbacks():
+        training_round = services.start_round(project, overrides=ENOUGH)
+    services.add_metrics(training_round.pk, "evaluation", {"samples": [{"new": "a\x00b", "old": "\ud800"}]})
+    training_round.refresh_from_db()
+    assert training_round.metrics["evaluation"]["samples"] == [{"new": "a\ufffdb", "old": "\ufffd"}]

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.conftest import free_port
+from tests.conftest import free_port, use_broker
 from tests.platform_factories import judge_all, make_policy, make_user, project_with_comparisons
 from webapp.catalog.models import PolicyVersion
 from webapp.config.celery import app
@@ -107,11 +107,9 @@ def test_activate_refuses_a_missing_checkpoint():
 def broker_down():
     """The app's broker pointed at a port nobody listens on."""
     before = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
-    app.pool.force_close_all()
+    use_broker(f"redis://127.0.0.1:{free_port()}/0")
     yield
-    app.conf.broker_url = before
-    app.pool.force_close_all()
+    use_broker(before)
 
 
 @pytest.mark.django_db(transaction=True)  # the send runs at the real commit, inside the request

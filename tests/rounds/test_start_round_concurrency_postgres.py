@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.annotation.test_queue_concurrency_postgres import _in_threads, _require_postgres
+from tests.conftest import use_broker
 from tests.platform_factories import judge_all, project_with_comparisons
 from webapp.config.celery import app
 from webapp.rounds import services
@@ -22,7 +23,7 @@ PRESSES = 8
 @pytest.fixture
 def broker(redis_url):
     """The real Redis; the round's messages are purged afterwards (no worker runs here)."""
-    app.conf.broker_url = redis_url
+    use_broker(redis_url)
     yield
     with app.connection_for_write() as conn:
         for queue in ("default", "generate", "train"):

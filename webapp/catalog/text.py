@@ -34,3 +34,15 @@ def max_prompt_bytes() -> int:
 def renderable(text: str) -> str:
     """`text` with NUL and lone surrogates replaced by U+FFFD: always safe to sanitise and show."""
     return _SURROGATE.sub("\ufffd", text.replace("\x00", "\ufffd"))
+
+
+def json_safe(value):
+    """`value` (JSON-like) with every string made `renderable`: PostgreSQL's jsonb refuses NUL
+    (and lone surrogates), which a model's sample answers can contain."""
+    if isinstance(value, str):
+        return renderable(value)
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

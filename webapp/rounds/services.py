@@ -10,6 +10,7 @@ from django.db.models import Max
 
 from webapp.catalog import services as catalog
 from webapp.catalog.models import PolicyVersion
+from webapp.catalog.text import json_safe
 from webapp.datasets.services import count_pairs
 from webapp.projects.models import Project
 from webapp.rounds import config as round_config
@@ -162,7 +163,7 @@ def record_event(round_id: int, stage: str, step: int, data: dict[str, Any]) -> 
 def add_metrics(round_id: int, section: str, values: dict[str, Any]) -> None:
     with transaction.atomic():
         training_round = TrainingRound.objects.select_for_update().get(pk=round_id)
-        training_round.metrics = {**training_round.metrics, section: values}
+        training_round.metrics = {**training_round.metrics, section: json_safe(values)}
         training_round.save(update_fields=["metrics"])
 
 

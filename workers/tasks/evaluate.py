@@ -12,6 +12,7 @@ def evaluate_policy(round_id: int) -> None:
     from training.generate import GenerateArgs
     from webapp.catalog import services as catalog
     from webapp.catalog.models import PolicyVersion, Prompt
+    from webapp.catalog.text import json_safe
     from webapp.rounds.models import TrainingRound
     from webapp.rounds.services import add_metrics
 
@@ -33,5 +34,7 @@ def evaluate_policy(round_id: int) -> None:
             GenerateArgs(**{**config["generate"], "seed": training_round.number}),
         )
         policy = training_round.policy_out
-        PolicyVersion.objects.filter(pk=policy.pk).update(metrics={**policy.metrics, "evaluation": metrics})
+        PolicyVersion.objects.filter(pk=policy.pk).update(
+            metrics={**policy.metrics, "evaluation": json_safe(metrics)}  # sample answers may hold NUL
+        )
         add_metrics(round_id, "evaluation", metrics)
