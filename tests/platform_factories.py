@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
 from webapp.annotation.models import Comparison, Judgment
+from webapp.annotation.services import add_judgment
 from webapp.catalog.models import PolicyVersion, Prompt, Response
 from webapp.projects.models import Project
 from webapp.rounds.models import TrainingRound
@@ -116,6 +117,6 @@ def judge_all(
 ) -> list[Judgment]:
     user, _ = get_user_model().objects.get_or_create(username=username)
     return [
-        Judgment.objects.create(comparison=c, annotator=user, choice=choice, strength=strength)
+        add_judgment(comparison=c, annotator=user, choice=choice, strength=strength)
         for c in project.comparisons.order_by("id")
     ]

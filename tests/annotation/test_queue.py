@@ -10,6 +10,7 @@ from django.utils import timezone
 from tests import platform_factories as factories
 from webapp.annotation import services
 from webapp.annotation.models import Assignment, Comparison
+from webapp.annotation.services import add_judgment
 
 pytestmark = pytest.mark.django_db
 
@@ -145,8 +146,7 @@ def test_left_right_order_is_randomised_and_recorded(db):
 
 def test_judgment_without_assignment_counts_against_the_slots(project, annotator, other_annotator):
     """Judgments imported or made elsewhere fill slots too."""
-    from webapp.annotation.models import Judgment
 
     comparison = factories.make_comparison(project)
-    Judgment.objects.create(comparison=comparison, annotator=other_annotator, choice="a")
+    add_judgment(comparison=comparison, annotator=other_annotator, choice="a")
     assert services.next_assignment(project, annotator) is None

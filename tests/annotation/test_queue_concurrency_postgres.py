@@ -127,3 +127,39 @@ def test_simultaneous_leases_on_the_configured_database():
     assert not errors, errors
     assert Assignment.objects.count() == NEEDED
     assert len(set(Assignment.objects.values_list("annotator_id", flat=True))) == NEEDED
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_hundred_annotators_judge_and_skip_until_the_queue_is_dry():
+    """200 annotators through 40 connections (PostgreSQL allows 100), each thread serving five in
+    turn; every seventh lease is skipped. The guarantees and the slot counters hold throughout."""
+    _require_postgres()
+    users = [factories.make_user() for _ in range(200)]
+    project = factories.make_project(overlap=NEEDED, annotators=users)
+    factories.make_comparisons(project, 120)
+    groups = [users[i::40] for i in range(40)]
+
+    def work(group) -> None:
+        active, turn = list(group), 0
+        while active:
+            user = active[turn % len(active)]
+            turn += 1
+            assignment = services.next_assignment(project, user)
+            if assignment is None:
+                active.remove(user)
+            elif assignment.pk % 7 == 0:
+                services.skip_assignment(assignment.pk, user)
+            else:
+                services.submit_judgment(assignment.pk, user, "right")
+
+    errors = _in_threads(work, [(g,) for g in groups])
+    assert not errors, errors
+    pairs = list(Judgment.objects.values_list("comparison_id", "annotator_id"))
+    assert len(pairs) == len(set(pairs)), "an annotator judged a comparison twice"
+    judgments = Counter(c for c, _ in pairs)
+    assert judgments == {c: NEEDED for c in Comparison.objects.values_list("id", flat=True)}
+    assert not Assignment.objects.filter(completed__isnull=True).exists()
+    for comparison in Comparison.objects.all():
+        assert (comparison.judged, comparison.leased, comparison.status) == (NEEDED, 0, Comparison.Status.COMPLETE)
+    assert Assignment.objects.filter(outcome=Assignment.Outcome.SKIPPED).exists()

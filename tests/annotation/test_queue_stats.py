@@ -11,6 +11,7 @@ from tests import platform_factories as factories
 from tests.annotation.pages import stats_url
 from webapp.annotation import services
 from webapp.annotation.models import Judgment
+from webapp.annotation.services import add_judgment
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +21,11 @@ def test_queue_stats_counts(project, annotator, other_annotator):
     services.submit_judgment(services.next_assignment(project, annotator).pk, annotator, "left")
     services.next_assignment(project, other_annotator)  # an open lease
     old = factories.make_comparison(project)
-    Judgment.objects.create(comparison=old, annotator=other_annotator, choice="b")
+    add_judgment(comparison=old, annotator=other_annotator, choice="b")
     Judgment.objects.filter(comparison=old).update(created=timezone.now() - timedelta(days=2))
 
     stats = services.queue_stats(project, annotator)
-    assert (stats["pending"], stats["complete"]) == (3, 1)
+    assert (stats["pending"], stats["complete"]) == (2, 2)
     assert (stats["judgments"], stats["judgments_today"], stats["open_leases"]) == (2, 1, 1)
     assert stats["annotators"] == [
         {"annotator": "alice", "judgments": 1, "today": 1},
@@ -44,7 +45,7 @@ def _judge_all(project, users, choices_per_user):
     comparisons = factories.make_comparisons(project, len(choices_per_user[0]), judgments_needed=len(users))
     for user, choices in zip(users, choices_per_user):
         for comparison, choice in zip(comparisons, choices):
-            Judgment.objects.create(comparison=comparison, annotator=user, choice=choice, strength=2)
+            add_judgment(comparison=comparison, annotator=user, choice=choice, strength=2)
 
 
 def test_perfect_agreement_gives_alpha_one(db):
@@ -81,7 +82,7 @@ def test_agreement_matches_a_hand_computation(db):
     project = factories.make_project(overlap=2, annotators=users)
     _judge_all(project, users, [["a", "b", "a", "tie"], ["a", "b", "b", "tie"]])
     single = factories.make_comparison(project)
-    Judgment.objects.create(comparison=single, annotator=users[0], choice="both_bad")
+    add_judgment(comparison=single, annotator=users[0], choice="both_bad")
 
     result = services.agreement(project)
     assert (result["comparisons"], result["judgments"], result["annotators"]) == (4, 8, 2)
@@ -106,7 +107,7 @@ def test_agreement_with_three_annotators_and_gaps_matches_the_package(db):
     for user, row in zip(users, table):
         for comparison, choice in zip(comparisons, row):
             if choice is not None:
-                Judgment.objects.create(comparison=comparison, annotator=user, choice=choice, strength=2)
+                add_judgment(comparison=comparison, annotator=user, choice=choice, strength=2)
     codes = {"a": 0, "b": 1, "tie": 2, "both_bad": 3}
     data = np.array([[np.nan if c is None else codes[c] for c in row] for row in table], dtype=float)
     expected = krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
@@ -121,8 +122,9 @@ def test_stats_page_shows_queue_and_agreement(client_in, project, annotator, oth
     _judge_all(project, [annotator, other_annotator], [["a", "b", "a", "tie"], ["a", "b", "b", "tie"]])
     factories.make_comparison(project)
     html = client_in.get(stats_url(project)).content.decode()
-    # Judgments made directly (not through submit_judgment) leave the comparisons pending.
-    assert '<span class="num" data-testid="pending">5</span>' in html
+    # The four judged ones are complete; the new one is pending.
+    assert '<span class="num" data-testid="pending">1</span>' in html
+    assert '<span class="num" data-testid="complete">4</span>' in html
     assert '<span class="num" data-testid="judgments">8</span>' in html
     assert '<td class="num-cell" data-testid="alpha-nominal">0.667</td>' in html
     assert '<td class="num-cell" data-testid="alpha-signed">0.417</td>' in html

@@ -92,7 +92,8 @@ def test_expired_lease_is_rejected_and_nothing_stored(project, annotator, other_
         services.submit_judgment(mine.pk, annotator, "left", reason="too slow", now=late)
     assert not Judgment.objects.exists()
     mine.refresh_from_db()
-    assert mine.completed is None
+    # Bob's request reclaimed the lapsed lease: closed as expired, its slot his.
+    assert (mine.outcome, mine.completed) == (Assignment.Outcome.EXPIRED, mine.expires)
     # Bob's judgment fills the only slot; the comparison is not over-filled.
     services.submit_judgment(theirs.pk, other_annotator, "right", now=late)
     assert Judgment.objects.filter(comparison=comparison).count() == 1

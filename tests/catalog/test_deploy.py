@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.platform_factories import project_with_comparisons
-from webapp.annotation.models import Comparison, Judgment
+from webapp.annotation.models import Comparison
+from webapp.annotation.services import add_judgment
 from webapp.catalog import services
 from webapp.catalog.models import PolicyVersion
 
@@ -17,9 +18,7 @@ def test_deploy_switches_active_policy_and_retires_stale_comparisons(tmp_path):
     project = project_with_comparisons(3, overlap=2)
     v0 = project.active_policy
     first = project.comparisons.order_by("id").first()
-    Judgment.objects.create(
-        comparison=first, annotator=get_user_model().objects.create(username="u"), choice="a"
-    )
+    add_judgment(comparison=first, annotator=get_user_model().objects.create(username="u"), choice="a")
     v1 = services.register_policy(project, tmp_path / "v1", "tiny", parent=v0)
     assert v1.number == 1
 

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 
 from tests.platform_factories import judge_all, project_with_comparisons
 from training.data import read_preferences
-from webapp.annotation.models import Judgment
+from webapp.annotation.services import add_judgment
 from webapp.datasets.services import EXPORT_FORMATS, export_filename, export_preferences, preference_records
 
 pytestmark = pytest.mark.django_db
@@ -35,10 +35,8 @@ def project():
     judge_all(project, "a", username="alice", strength=3)
     bob, _ = get_user_model().objects.get_or_create(username="bob")
     first, second = project.comparisons.order_by("id")[:2]
-    Judgment.objects.create(
-        comparison=first, annotator=bob, choice="b", strength=1, reason="shorter is better"
-    )
-    Judgment.objects.create(comparison=second, annotator=bob, choice="tie", strength=2)
+    add_judgment(comparison=first, annotator=bob, choice="b", strength=1, reason="shorter is better")
+    add_judgment(comparison=second, annotator=bob, choice="tie", strength=2)
     return project
 
 

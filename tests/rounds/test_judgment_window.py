@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.platform_factories import judge_all, make_comparisons, project_with_comparisons
-from webapp.annotation.models import Judgment
+from webapp.annotation.services import add_judgment
 from webapp.datasets.services import write_snapshot
 from webapp.rounds import services, state_machine
 from webapp.rounds.models import TrainingRound
@@ -26,7 +26,7 @@ def finish(training_round: TrainingRound) -> None:
 def judge(comparisons, username: str = "later") -> None:
     user, _ = get_user_model().objects.get_or_create(username=username)
     for comparison in comparisons:
-        Judgment.objects.create(comparison=comparison, annotator=user, choice="b", strength=2)
+        add_judgment(comparison=comparison, annotator=user, choice="b", strength=2)
 
 
 def snapshot_ids(training_round: TrainingRound, tmp_path: Path, settings) -> list[int]:

@@ -3,34 +3,46 @@
 Views, the API, management commands and tests all go through these functions, so the
 queue's rules (overlap, never twice to the same person, shown order, leases) live here once.
 
-Concurrency: leasing happens inside `transaction.atomic()`. On PostgreSQL the candidate
-comparison row is locked with `SELECT ... FOR UPDATE SKIP LOCKED` and its free slots are
-recounted by a fresh statement once the lock is held (READ COMMITTED gives each statement a
-new snapshot, so the recount sees every lease committed by whoever held the lock before).
-On SQLite the settings open every transaction with BEGIN IMMEDIATE, which serialises writers.
+Slots are counted, not recounted: each comparison carries `judged` and `leased`, changed only
+here, in the transaction that adds the judgment or opens or closes the lease, under the
+comparison's row lock. Leasing is then one read of the queue's index from the front
+(`annotation_queue_order`, pending rows only) for the first comparison with a free slot that
+this user never had, locked with `SELECT ... FOR UPDATE SKIP LOCKED`, so its cost does not grow
+with the size of the queue or its history. A lease that runs out keeps its slot until it is
+reclaimed: every lease request first closes the expired leases it finds (a small index: open
+leases are about one per active annotator) and frees their slots.
+
+Lock order, everywhere: the assignment, then its comparison. On SQLite the settings open every
+transaction with BEGIN IMMEDIATE, which serialises writers.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from webapp.annotation.models import Assignment, Comparison, Judgment
+from webapp.annotation import queue_sql
+from webapp.annotation.models import QUEUE_ROUND, Assignment, Comparison, Judgment
 from webapp.projects.models import Project
 
 SHOWN_CHOICES: tuple[str, ...] = ("left", "right", "tie", "both_bad")
-# A lease candidate can be lost to a concurrent leaser between the filter and the lock; how
-# many candidates one call tries before giving up (each retry is one indexed query).
-MAX_LEASE_ATTEMPTS = 20
+# How many times one request tries to lease before reporting the queue dry: a try fails only
+# when the same user leased the same comparison from another tab at the same instant.
+MAX_LEASE_ATTEMPTS = 5
+# The annotate page counts what is left in a user's queue up to this many ("500+").
+AVAILABLE_CAP = 500
+# Expired leases reclaimed per request at most; the rest go with the next requests.
+RECLAIM_BATCH = 200
+_WITH_TEXTS = ("comparison__prompt", "comparison__response_a", "comparison__response_b")
 
 _rng = random.SystemRandom()
 
@@ -64,142 +76,146 @@ def _lease_expiry(now: datetime) -> datetime:
 
 
 def _open_assignments(now: datetime) -> QuerySet[Assignment]:
-    """Leases that still hold a slot: not completed and not expired."""
+    """Leases that still hold a slot: not closed and not expired."""
     return Assignment.objects.filter(completed__isnull=True, expires__gt=now)
 
 
-def _unjudged_leases(now: datetime) -> QuerySet[Assignment]:
-    """Open leases whose holder has not judged yet (a stored judgment counts once, as itself)."""
-    own_judgment = Judgment.objects.filter(comparison=OuterRef("comparison"), annotator=OuterRef("annotator"))
-    return _open_assignments(now).filter(~Exists(own_judgment))
-
-
-def _taken_slots(comparison_ids: Any, now: datetime) -> tuple[Subquery, Subquery]:
-    """Correlated counts of judgments and open leases, as subqueries.
-
-    Subqueries rather than joins + GROUP BY because PostgreSQL refuses FOR UPDATE with
-    GROUP BY, and joins would multiply rows.
-    """
-    judged = (
-        Judgment.objects.filter(comparison=comparison_ids)
-        .order_by()
-        .values("comparison")
-        .annotate(n=Count("id"))
-        .values("n")
+def _own_lease(project: Project | OuterRef, user: AbstractBaseUser, now: datetime) -> Q:
+    return Q(annotator=user, comparison__project=project, expires__gt=now) & ~Q(
+        comparison__status=Comparison.Status.RETIRED
     )
-    leased = (
-        _unjudged_leases(now)
-        .filter(comparison=comparison_ids)
-        .order_by()
-        .values("comparison")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
+
+
+def _candidates(project: Project | OuterRef, user: AbstractBaseUser) -> QuerySet[Comparison]:
+    """Pending comparisons with a free slot that this user never had, in queue order."""
     return (
-        Subquery(judged, output_field=IntegerField()),
-        Subquery(leased, output_field=IntegerField()),
-    )
-
-
-def _candidates(project: Project, user: AbstractBaseUser, now: datetime) -> QuerySet[Comparison]:
-    """Pending comparisons this user may be given now, in queue order (oldest round, lowest id)."""
-    judged, leased = _taken_slots(OuterRef("pk"), now)
-    return (
-        Comparison.objects.filter(project=project, status=Comparison.Status.PENDING)
+        Comparison.objects.filter(
+            project=project, status=Comparison.Status.PENDING, judgments_needed__gt=F("judged") + F("leased")
+        )
         .exclude(assignments__annotator=user)
         .exclude(judgments__annotator=user)
-        .alias(
-            n_judged=Coalesce(judged, Value(0)),
-            n_leased=Coalesce(leased, Value(0)),
-        )
-        .filter(judgments_needed__gt=F("n_judged") + F("n_leased"))
-        .order_by(F("round_id").asc(nulls_first=True), "id")
+        .order_by(QUEUE_ROUND, "id")
     )
 
 
-def _free_slots(comparison: Comparison, now: datetime) -> int:
-    """Slots left, counted by fresh statements (0 once the comparison is no longer pending)."""
-    if not Comparison.objects.filter(pk=comparison.pk, status=Comparison.Status.PENDING).exists():
-        return 0
-    judged = Judgment.objects.filter(comparison=comparison).count()
-    leased = _unjudged_leases(now).filter(comparison=comparison).count()
-    return comparison.judgments_needed - judged - leased
+def reclaim_expired(now: datetime | None = None) -> int:
+    """Close leases that ran out (up to RECLAIM_BATCH) and free their slots; how many.
+
+    Rows another transaction holds are skipped (SKIP LOCKED): it is judging or closing them.
+    """
+    now = now or _now()
+    with transaction.atomic():
+        expired = Assignment.objects.filter(completed__isnull=True, expires__lte=now)
+        rows = list(
+            expired.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("pk", "comparison_id")[:RECLAIM_BATCH]
+        )
+        if not rows:
+            return 0
+        Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            completed=F("expires"), outcome=Assignment.Outcome.EXPIRED
+        )
+        freed: dict[int, int] = {}
+        for _, comparison_id in rows:
+            freed[comparison_id] = freed.get(comparison_id, 0) + 1
+        for comparison_id in sorted(freed):
+            Comparison.objects.filter(pk=comparison_id).update(leased=F("leased") - freed[comparison_id])
+    return len(rows)
 
 
 def current_assignment(
     project: Project, user: AbstractBaseUser, now: datetime | None = None
 ) -> Assignment | None:
     """The user's open lease in this project, so a page refresh shows the same pair, same order."""
-    now = now or timezone.now()
+    now = now or _now()
     return (
-        _open_assignments(now)
-        .filter(annotator=user, comparison__project=project)
-        .exclude(comparison__status=Comparison.Status.RETIRED)
-        .exclude(comparison__judgments__annotator=user)
-        .select_related("comparison__prompt", "comparison__response_a", "comparison__response_b")
+        Assignment.objects.filter(completed__isnull=True)
+        .filter(_own_lease(project, user, now))
+        .select_related(*_WITH_TEXTS)
         .order_by("created", "id")
         .first()
     )
 
 
+@dataclass(frozen=True)
+class QueueView:
+    """What the annotate page knows before it leases, read with the project in one query."""
+
+    lease_id: int | None  # the user's open lease in this project (the oldest)
+    lapsed: bool  # some lease, anywhere, ran out and still holds its slot
+    today: int  # the user's judgments in this project since midnight
+    total: int  # and in all
+    left: int  # comparisons the queue could still give them, not counting an open lease, up to AVAILABLE_CAP
+
+
+def queue_project(slug: str, user: AbstractBaseUser, now: datetime | None = None) -> Project | None:
+    """The project by slug, read with the user's membership and QueueView in one query."""
+    now = now or _now()
+    return queue_sql.project_with_queue_view(slug, user.pk, now, start_of_today(now), AVAILABLE_CAP)
+
+
+def queue_view(project: Project, user: AbstractBaseUser, now: datetime | None = None) -> QueueView:
+    """The QueueView read with the project by `queue_project`, or read now (one query)."""
+    if not hasattr(project, "queue_lapsed"):
+        project = queue_project(project.slug, user, now)
+    return QueueView(
+        lease_id=project.queue_lease,
+        lapsed=bool(project.queue_lapsed),
+        today=project.queue_today or 0,
+        total=project.queue_total or 0,
+        left=project.queue_left or 0,
+    )
+
+
 def next_assignment(
-    project: Project, user: AbstractBaseUser, now: datetime | None = None
+    project: Project, user: AbstractBaseUser, now: datetime | None = None, view: QueueView | None = None
 ) -> Assignment | None:
     """The comparison this user should judge next, leased to them; None when the queue is dry.
 
     Returns the user's open lease if there is one. Otherwise leases the first pending
-    comparison the user was never assigned and that still has a free slot (judgments plus
-    other people's open leases below `judgments_needed`), with a random left/right order.
+    comparison with a free slot that the user was never assigned, with a random left/right order.
+    Leases that ran out are reclaimed first, so their slots count as free.
     """
-    now = now or timezone.now()
-    tried: list[int] = []  # candidates found full once locked, or leased by this user elsewhere
+    now = now or _now()
+    view = view or queue_view(project, user, now)
+    if view.lapsed:
+        reclaim_expired(now=now)
+    if view.lease_id is not None:
+        return Assignment.objects.select_related(*_WITH_TEXTS).get(pk=view.lease_id)
     for _ in range(MAX_LEASE_ATTEMPTS):
-        outcome = _try_lease(project, user, now, tried)
-        if outcome is _RETRY:
-            continue
-        if outcome is None:
-            return None
-        return Assignment.objects.select_related(
-            "comparison__prompt", "comparison__response_a", "comparison__response_b"
-        ).get(pk=outcome.pk)
+        try:
+            return _lease(project, user, now)
+        except IntegrityError:
+            # The same user leased the same comparison from another tab a moment ago (PostgreSQL:
+            # both read the queue before either committed). The whole transaction rolled back.
+            own = current_assignment(project, user, now)
+            if own is not None:
+                return own
     return None
 
 
-_RETRY = object()
-
-
-def _try_lease(project: Project, user: AbstractBaseUser, now: datetime, tried: list[int]) -> Any:
-    """One leasing transaction: the new (or already open) Assignment, None (queue dry) or _RETRY."""
+def _lease(project: Project, user: AbstractBaseUser, now: datetime) -> Assignment | None:
     with transaction.atomic():
-        # Inside the transaction: on SQLite this makes two tabs of one user serialise too.
-        existing = current_assignment(project, user, now)
-        if existing is not None:
-            return existing
-        candidates = _candidates(project, user, now).exclude(pk__in=tried)
-        comparison = candidates.select_for_update(skip_locked=True, of=("self",)).first()
-        if comparison is None:
-            # Either the queue is dry, or every candidate is locked by a concurrent leaser
-            # (PostgreSQL, SKIP LOCKED). Then wait for the first one's lock: it is held for the
-            # milliseconds of one leasing transaction, and waiting beats reporting an empty queue.
-            comparison = candidates.select_for_update(of=("self",)).first()
-            if comparison is None:
-                return None
-        # The lock is held now; recount with a fresh snapshot (see module docstring).
-        if _free_slots(comparison, now) <= 0:
-            tried.append(comparison.pk)
-            return _RETRY
-        try:
-            with transaction.atomic():  # savepoint: a duplicate must not poison the outer transaction
-                return Assignment.objects.create(
-                    comparison=comparison,
-                    annotator=user,
-                    swapped=_rng.random() < 0.5,
-                    expires=_lease_expiry(now),
-                )
-        except IntegrityError:
-            # The same user leased it from another tab a moment ago.
-            tried.append(comparison.pk)
-            return _RETRY
+        comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=False)
+        if comparison_id is None and connection.vendor == "postgresql":
+            # Every candidate may be locked by a concurrent leaser (SKIP LOCKED): then wait for the
+            # first one's lock, held for the milliseconds of one leasing transaction; the row is
+            # re-checked once locked. Waiting beats telling an annotator there is no work.
+            comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=True)
+        if comparison_id is None:
+            return None
+        lease = Assignment.objects.create(
+            comparison_id=comparison_id,
+            annotator=user,
+            swapped=_rng.random() < 0.5,
+            expires=_lease_expiry(now),
+        )
+    return Assignment.objects.select_related(*_WITH_TEXTS).get(pk=lease.pk)
+
+
+def _now() -> datetime:
+    return timezone.now()
 
 
 # --- judging ---------------------------------------------------------------------------------
@@ -225,6 +241,16 @@ def _validate(strength: int, seconds_spent: float | None) -> None:
         raise InvalidJudgment(f"seconds spent must be a finite number >= 0, not {seconds_spent!r}")
 
 
+def _count_judgment(comparison: Comparison) -> None:
+    """One more judgment on a locked comparison: complete once it has its judgments."""
+    comparison.judged += 1
+    fields = ["judged", "leased"]
+    if comparison.status == Comparison.Status.PENDING and comparison.judged >= comparison.judgments_needed:
+        comparison.status = Comparison.Status.COMPLETE
+        fields.append("status")
+    comparison.save(update_fields=fields)
+
+
 def submit_judgment(
     assignment_id: int,
     user: AbstractBaseUser,
@@ -233,59 +259,100 @@ def submit_judgment(
     reason: str = "",
     seconds_spent: float | None = None,
     now: datetime | None = None,
+    project_slug: str | None = None,
 ) -> Judgment:
     """Store the user's judgment of an assigned comparison, in stored (A/B) terms.
 
-    Only an open lease is honoured: a foreign or unknown assignment raises NotYourAssignment,
-    an expired, skipped or withdrawn one StaleAssignment (its slot may have gone to someone
-    else, so storing it would over-fill the comparison), and a second judgment of the same
-    comparison AlreadyJudged. Each of these stores nothing.
+    Only an open lease is honoured: a foreign or unknown assignment (or, given `project_slug`,
+    one of another project or of a project the user no longer belongs to) raises NotYourAssignment, an expired, skipped or withdrawn one
+    StaleAssignment (its slot may have gone to someone else, so storing it would over-fill the
+    comparison), and a second judgment of the same comparison AlreadyJudged. Each stores nothing.
     `seconds_spent=None` (no JavaScript) falls back to the time since the lease was made.
     """
     _validate(strength, seconds_spent)
+    stored_choice(shown_choice, False)  # an unknown choice fails before any query
+    try:
+        with transaction.atomic():
+            # Both rows locked in one statement (assignment, then comparison: the lock order).
+            assignment = queue_sql.lock_for_judging(assignment_id, user.pk, project_slug, staff=user.is_staff)
+            if assignment is None:
+                raise NotYourAssignment("this comparison was not assigned to you")
+            comparison = assignment.comparison
+            # The lease is checked at the time the locks are held: a submit that waited for them
+            # while its lease ran out must not fill a slot another annotator has leased since.
+            now = now or _now()
+            if assignment.outcome == Assignment.Outcome.JUDGED:
+                raise AlreadyJudged("you have already judged this comparison")
+            _check_open(assignment, comparison, now)
+            if seconds_spent is None:
+                seconds_spent = max(0.0, (now - assignment.created).total_seconds())
+            judgment = Judgment.objects.create(
+                comparison=comparison,
+                annotator=user,
+                choice=stored_choice(shown_choice, assignment.swapped),
+                strength=strength,
+                reason=reason.strip(),
+                seconds_spent=seconds_spent,
+            )
+            assignment.completed = now
+            assignment.outcome = Assignment.Outcome.JUDGED
+            assignment.save(update_fields=["completed", "outcome"])
+            comparison.leased -= 1
+            _count_judgment(comparison)
+    except IntegrityError as exc:
+        # A judgment of this comparison by this user that came another way (an import).
+        raise AlreadyJudged("you have already judged this comparison") from exc
+    return judgment
+
+
+def add_judgment(
+    comparison: Comparison,
+    annotator: AbstractBaseUser,
+    choice: str,
+    strength: int = Judgment.Strength.CLEAR,
+    reason: str = "",
+    seconds_spent: float = 0.0,
+) -> Judgment:
+    """Store a judgment made outside the queue (imports, fixtures), in stored (A/B) terms.
+
+    Keeps the slot counters exact: the annotator's open lease on it, if any, is closed as judged.
+    """
+    if choice not in Judgment.Choice.values:
+        raise InvalidJudgment(
+            f"unknown choice {choice!r}; expected one of {', '.join(Judgment.Choice.values)}"
+        )
+    _validate(strength, seconds_spent)
     with transaction.atomic():
-        assignment = Assignment.objects.select_for_update().filter(pk=assignment_id, annotator=user).first()
-        if assignment is None:
-            raise NotYourAssignment("this comparison was not assigned to you")
-        # Lock the comparison: concurrent judges must agree on when it becomes complete.
-        comparison = Comparison.objects.select_for_update().get(pk=assignment.comparison_id)
-        # The lease is checked at the time the locks are held: a submit that waited for them
-        # while its lease ran out must not fill a slot another annotator has leased since.
-        now = now or timezone.now()
-        if Judgment.objects.filter(comparison=comparison, annotator=user).exists():
-            raise AlreadyJudged("you have already judged this comparison")
-        _check_open(assignment, comparison, now)
-        if seconds_spent is None:
-            seconds_spent = max(0.0, (now - assignment.created).total_seconds())
-        try:
-            with transaction.atomic():
-                judgment = Judgment.objects.create(
-                    comparison=comparison,
-                    annotator=user,
-                    choice=stored_choice(shown_choice, assignment.swapped),
-                    strength=strength,
-                    reason=reason.strip(),
-                    seconds_spent=seconds_spent,
-                )
-        except IntegrityError as exc:  # a concurrent double submit that slipped past the check
-            raise AlreadyJudged("you have already judged this comparison") from exc
-        assignment.completed = now
-        assignment.save(update_fields=["completed"])
-        if (
-            comparison.status == Comparison.Status.PENDING
-            and Judgment.objects.filter(comparison=comparison).count() >= comparison.judgments_needed
-        ):
-            comparison.status = Comparison.Status.COMPLETE
-            comparison.save(update_fields=["status"])
+        lease = (
+            Assignment.objects.select_for_update()
+            .filter(comparison=comparison, annotator=annotator, completed__isnull=True)
+            .first()
+        )
+        locked = Comparison.objects.select_for_update().get(pk=comparison.pk)
+        judgment = Judgment.objects.create(
+            comparison=locked,
+            annotator=annotator,
+            choice=choice,
+            strength=strength,
+            reason=reason.strip(),
+            seconds_spent=seconds_spent,
+        )
+        if lease is not None:
+            lease.completed = _now()
+            lease.outcome = Assignment.Outcome.JUDGED
+            lease.save(update_fields=["completed", "outcome"])
+            locked.leased -= 1
+        _count_judgment(locked)
+    comparison.refresh_from_db()
     return judgment
 
 
 def _check_open(assignment: Assignment, comparison: Comparison, now: datetime) -> None:
     if comparison.status == Comparison.Status.RETIRED:
         raise StaleAssignment("this comparison was withdrawn from the queue while you judged it")
-    if assignment.completed is not None:
+    if assignment.outcome == Assignment.Outcome.SKIPPED:
         raise StaleAssignment("you skipped this comparison, so it is no longer yours to judge")
-    if assignment.expires <= now:
+    if assignment.completed is not None or assignment.expires <= now:
         minutes = max(1, round(settings.ASSIGNMENT_LEASE_SECONDS / 60))
         raise StaleAssignment(
             f"your time on this comparison ran out (a lease lasts {minutes} min) and it may have gone "
@@ -296,16 +363,20 @@ def _check_open(assignment: Assignment, comparison: Comparison, now: datetime) -
 def skip_assignment(assignment_id: int, user: AbstractBaseUser, now: datetime | None = None) -> None:
     """Give a comparison back without judging it: the slot frees for others, never offered again.
 
-    The lease is closed (completed with no judgment), so the unique assignment row keeps the
-    comparison out of this user's queue while other annotators can take the slot.
+    The lease is closed as skipped, so the unique assignment row keeps the comparison out of
+    this user's queue while other annotators can take the slot.
     """
-    now = now or timezone.now()
+    now = now or _now()
     with transaction.atomic():
-        updated = Assignment.objects.filter(pk=assignment_id, annotator=user, completed__isnull=True).update(
-            completed=now, expires=now
-        )
-        if not updated and not Assignment.objects.filter(pk=assignment_id, annotator=user).exists():
+        lease = Assignment.objects.select_for_update().filter(pk=assignment_id, annotator=user).first()
+        if lease is None:
             raise NotYourAssignment("this comparison was not assigned to you")
+        if lease.completed is not None:
+            return  # already judged, skipped or reclaimed: nothing holds a slot any more
+        lease.completed = lease.expires = now
+        lease.outcome = Assignment.Outcome.SKIPPED
+        lease.save(update_fields=["completed", "expires", "outcome"])
+        Comparison.objects.filter(pk=lease.comparison_id).update(leased=F("leased") - 1)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -317,11 +388,36 @@ def start_of_today(now: datetime | None = None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """An annotator's own numbers on the annotate page."""
+
+    today: int
+    total: int
+    available: int  # what the queue could still give them, their open lease included, up to the cap
+    capped: bool  # True when there are AVAILABLE_CAP or more ("500+")
+
+
+def progress(view: QueueView) -> Progress:
+    """The annotate page's numbers, from the QueueView read before leasing.
+
+    Leasing moves one comparison from "left" to the user's lease, so what they see is the same
+    before and after: what was left, plus the lease they already held.
+    """
+    available = view.left + (1 if view.lease_id is not None else 0)
+    return Progress(
+        today=view.today,
+        total=view.total,
+        available=min(available, AVAILABLE_CAP),
+        capped=available >= AVAILABLE_CAP,
+    )
+
+
 def available_count(project: Project, user: AbstractBaseUser, now: datetime | None = None) -> int:
-    """How many comparisons the queue could still give this user (their open lease included)."""
+    """How many comparisons the queue could still give this user (their open lease included), exactly."""
     now = now or timezone.now()
     open_own = 1 if current_assignment(project, user, now) is not None else 0
-    return _candidates(project, user, now).count() + open_own
+    return _candidates(project, user).count() + open_own
 
 
 def queue_stats(

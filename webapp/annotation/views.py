@@ -18,7 +18,7 @@ from webapp.annotation import services
 from webapp.annotation.forms import JudgmentForm
 from webapp.annotation.models import Assignment, Judgment
 from webapp.projects.models import Project
-from webapp.projects.permissions import can_manage, project_for
+from webapp.projects.permissions import allowed, can_manage, project_for
 
 SHOWN_LABELS = {"left": "A is better", "right": "B is better", "tie": "a tie", "both_bad": "both bad"}
 
@@ -35,7 +35,7 @@ def _page(
     left, right = comparison.response_a, comparison.response_b
     if assignment.swapped:
         left, right = right, left
-    stats = services.queue_stats(project, request.user)
+    mine = services.progress(services.queue_view(project, request.user))
     context: dict[str, Any] = {
         "project": project,
         "assignment": assignment,
@@ -47,9 +47,9 @@ def _page(
         "form": form,
         "strengths": Judgment.Strength.choices,
         "selected_strength": str(form["strength"].value() or Judgment.Strength.CLEAR),
-        "stats": stats,
+        "progress": mine,
         # First visit: guidelines open; afterwards folded away.
-        "guidelines_open": stats.get("user_total", 0) == 0,
+        "guidelines_open": mine.total == 0,
         "rejection": rejection,
     }
     return render(request, "annotation/annotate.html", context, status=status)
@@ -59,14 +59,20 @@ def _page(
 @require_http_methods(["GET", "HEAD"])
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     """The next comparison for this annotator (the same one again on refresh), or the empty page."""
-    project = project_for(request.user, slug)
-    return _next_page(request, project)
+    return _next_page(request, _queue_project(request, slug))
+
+
+def _queue_project(request: HttpRequest, slug: str) -> Project:
+    """The project, with the user's place in its queue read in the same query."""
+    return allowed(request.user, services.queue_project(slug, request.user))
 
 
 def _next_page(
     request: HttpRequest, project: Project, status: int = 200, rejection: dict[str, str] | None = None
 ):
-    assignment = services.next_assignment(project, request.user)
+    assignment = services.next_assignment(
+        project, request.user, view=services.queue_view(project, request.user)
+    )
     if assignment is None:
         stats = services.queue_stats(project, request.user)
         context = {"project": project, "stats": stats, "rejection": rejection}
@@ -103,31 +109,35 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     expired, was skipped, or the comparison was withdrawn) shows the message, the typed reason
     and the next pair.
     """
-    project = project_for(request.user, slug)
-    assignment = _own_assignment(project, request, assignment_id)
-    if assignment is None:
-        return _rejected(request, project, NOT_YOURS, status=404)
-    next_url = reverse("annotation:annotate", kwargs={"slug": project.slug})
     form = JudgmentForm(request.POST)
     if not form.is_valid():
+        project = _queue_project(request, slug)
+        assignment = _own_assignment(project, request, assignment_id)
+        if assignment is None:
+            return _rejected(request, project, NOT_YOURS, status=404)
         return _page(request, project, assignment, form, status=400)
+    next_url = reverse("annotation:annotate", kwargs={"slug": slug})
     data = form.cleaned_data
     try:
+        # The membership check is part of the locked read: no separate query for the project.
         services.submit_judgment(
-            assignment.pk,
+            assignment_id,
             request.user,
             data["choice"],
             strength=data["strength"],
             reason=data["reason"],
             seconds_spent=data["seconds_spent"],
+            project_slug=slug,
         )
     except services.AlreadyJudged:
         messages.warning(request, "You had already judged that comparison; your first judgment stands.")
         return HttpResponseRedirect(next_url)
-    except services.NotYourAssignment:
-        return _rejected(request, project, NOT_YOURS, status=404)
+    except services.NotYourAssignment:  # 404 or 403 here when the project is why
+        return _rejected(request, _queue_project(request, slug), NOT_YOURS, status=404)
     except services.StaleAssignment as exc:
-        return _rejected(request, project, f"Not saved: {exc}. Nothing was stored.", status=409)
+        return _rejected(
+            request, _queue_project(request, slug), f"Not saved: {exc}. Nothing was stored.", status=409
+        )
     strength = Judgment.Strength(data["strength"]).label.lower()
     if data["choice"] in ("left", "right"):
         messages.success(request, f"Saved: {SHOWN_LABELS[data['choice']]} ({strength}).")

@@ -124,12 +124,21 @@ TEMPLATES = [
     },
 ]
 
+# Persistent connections (DB_CONN_MAX_AGE seconds, checked before reuse): a new PostgreSQL
+# connection per request costs a backend fork, more than the annotate page's queries together.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'prefloop.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The web's queries are short and indexed; JIT compilation, switched on by cost estimates of
+    # the few large aggregates, took longer than they ran (benchmarks/README.md, annotate_load).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = os.environ.get(
+        "PREFLOOP_PG_OPTIONS", "-c jit=off"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL + a busy timeout let the web server and one worker share the file safely;

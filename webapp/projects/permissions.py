@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from webapp.projects.models import Project
@@ -14,7 +16,10 @@ User = AbstractBaseUser | AnonymousUser
 def can_annotate(user: User, project: Project) -> bool:
     if not user.is_authenticated:
         return False
-    return user.is_staff or project.annotators.filter(pk=user.pk).exists()
+    member = getattr(project, "viewer_is_member", None)  # read with the project by project_for
+    if member is None:
+        member = project.annotators.filter(pk=user.pk).exists()
+    return user.is_staff or member
 
 
 def can_manage(user: User, project: Project) -> bool:
@@ -32,7 +37,17 @@ def can_export(user: User, project: Project) -> bool:
 
 def project_for(user: User, slug: str, check=can_annotate) -> Project:
     """The project by slug, or 404; PermissionDenied (403) when `check` refuses."""
-    project = get_object_or_404(Project, slug=slug)
+    projects = Project.objects.all()
+    if user.is_authenticated:  # membership read in the same query: one query per page for it
+        member = Project.annotators.through.objects.filter(project=OuterRef("pk"), user=user.pk)
+        projects = projects.annotate(viewer_is_member=Exists(member))
+    return allowed(user, get_object_or_404(projects, slug=slug), check)
+
+
+def allowed(user: User, project: Project | None, check=can_annotate) -> Project:
+    """`project` when `check` allows it; Http404 for None, PermissionDenied (403) when refused."""
+    if project is None:
+        raise Http404("No such project.")
     if not check(user, project):
         raise PermissionDenied
     return project

@@ -1,0 +1,131 @@
+"""The queue's three hot statements, written as SQL.
+
+Each annotate page and each submit runs one of these. Built by the ORM they took 2-4 ms each
+of Python to compose and compile, more than the database took to run them
+(`benchmarks/annotate_load.py`; README there). The SQL is standard and runs unchanged on
+PostgreSQL and SQLite; table and column names come from the models, and the tests run every
+statement on both databases (tests/annotation/test_queue_at_scale.py and the queue tests).
+Only PostgreSQL locks rows (FOR UPDATE ... SKIP LOCKED); SQLite serialises writers instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from django.db import connection
+
+from webapp.annotation.models import Assignment, Comparison, Judgment
+from webapp.projects.models import Project
+
+PENDING, RETIRED = Comparison.Status.PENDING.value, Comparison.Status.RETIRED.value
+C, A, J = Comparison._meta.db_table, Assignment._meta.db_table, Judgment._meta.db_table
+P, M = Project._meta.db_table, Project.annotators.through._meta.db_table
+
+
+def _candidates(project: str) -> str:
+    """FROM ... ORDER BY of the pending comparisons of `project` (an SQL expression) with a free
+    slot that the user (the next two parameters) never had, in queue order. The ORDER BY is the
+    index annotation_queue_order's expression, its literal 0 included."""
+    return f"""
+    FROM {C} c
+    WHERE c.project_id = {project} AND c.status = '{PENDING}' AND c.judged + c.leased < c.judgments_needed
+      AND NOT EXISTS (SELECT 1 FROM {A} a WHERE a.comparison_id = c.id AND a.annotator_id = %s)
+      AND NOT EXISTS (SELECT 1 FROM {J} j WHERE j.comparison_id = c.id AND j.annotator_id = %s)
+    ORDER BY COALESCE(c.round_id, 0), c.id"""
+
+
+def _at(moment: datetime) -> Any:
+    """A timestamp as the database driver takes it (SQLite stores text)."""
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def project_with_queue_view(
+    slug: str, user_id: int, now: datetime, today: datetime, cap: int
+) -> Project | None:
+    """The project by slug, with the user's membership and QueueView columns (see services)."""
+    by_slug = f"(SELECT id FROM {P} WHERE slug = %s)"
+    sql = f"""
+        SELECT p.*,
+          EXISTS (SELECT 1 FROM {M} m WHERE m.project_id = p.id AND m.user_id = %s) AS viewer_is_member,
+          (SELECT a.id FROM {A} a JOIN {C} c ON c.id = a.comparison_id
+            WHERE a.annotator_id = %s AND a.completed IS NULL AND a.expires > %s
+              AND c.project_id = p.id AND c.status <> '{RETIRED}'
+            ORDER BY a.created, a.id LIMIT 1) AS queue_lease,
+          EXISTS (SELECT 1 FROM {A} a WHERE a.completed IS NULL AND a.expires <= %s) AS queue_lapsed,
+          (SELECT count(*) FROM {J} j JOIN {C} c ON c.id = j.comparison_id
+            WHERE j.annotator_id = %s AND c.project_id = p.id AND j.created >= %s) AS queue_today,
+          (SELECT count(*) FROM {J} j JOIN {C} c ON c.id = j.comparison_id
+            WHERE j.annotator_id = %s AND c.project_id = p.id) AS queue_total,
+          (SELECT count(*) FROM (SELECT 1 {_candidates(by_slug)} LIMIT %s)
+            left_for_them) AS queue_left
+        FROM {P} p WHERE p.slug = %s"""
+    stamp = _at(now)
+    params = [user_id, user_id, stamp, stamp, user_id, _at(today), user_id, slug, user_id, user_id, cap, slug]
+    rows = list(Project.objects.raw(sql, params))
+    return rows[0] if rows else None
+
+
+@cache
+def _take_sql(vendor: str, wait: bool) -> str:
+    lock = ""
+    if vendor == "postgresql":
+        lock = " FOR UPDATE" if wait else " FOR UPDATE SKIP LOCKED"
+    return f"""
+        UPDATE {C} SET leased = leased + 1
+        WHERE id = (SELECT c.id {_candidates("%s")} LIMIT 1{lock})
+          AND status = '{PENDING}' AND judged + leased < judgments_needed
+        RETURNING id"""
+
+
+def take_slot(project_id: int, user_id: int, wait: bool) -> int | None:
+    """Lock the first candidate and take one of its slots, in one statement; its id, or None.
+
+    `wait=False` skips rows other leasers hold (PostgreSQL); `wait=True` waits for the first one.
+    Must run inside the transaction that then inserts the assignment.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_take_sql(connection.vendor, wait), [project_id, user_id, user_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def lock_for_judging(
+    assignment_id: int, user_id: int, project_slug: str | None, staff: bool
+) -> Assignment | None:
+    """The user's assignment with its comparison's counters, both rows locked (assignment first).
+
+    Given a project slug, only an assignment of that project counts, and only while the user is a
+    member of it (or staff). The comparison comes back as a partial instance: id, status,
+    judgments_needed, judged, leased: what judging changes.
+    """
+    where = ""
+    params: list[Any] = [assignment_id, user_id]
+    if project_slug is not None:
+        where = f" AND c.project_id = (SELECT id FROM {P} WHERE slug = %s)"
+        params.append(project_slug)
+        if not staff:
+            where += f" AND EXISTS (SELECT 1 FROM {M} m WHERE m.project_id = c.project_id AND m.user_id = %s)"
+            params.append(user_id)
+    lock = " FOR UPDATE OF a, c" if connection.vendor == "postgresql" else ""
+    sql = f"""
+        SELECT a.*, c.status AS c_status, c.judgments_needed AS c_needed, c.judged AS c_judged,
+               c.leased AS c_leased
+        FROM {A} a JOIN {C} c ON c.id = a.comparison_id
+        WHERE a.id = %s AND a.annotator_id = %s{where}{lock}"""
+    rows = list(Assignment.objects.raw(sql, params))
+    if not rows:
+        return None
+    assignment = rows[0]
+    comparison = Comparison(
+        id=assignment.comparison_id,
+        status=assignment.c_status,
+        judgments_needed=assignment.c_needed,
+        judged=assignment.c_judged,
+        leased=assignment.c_leased,
+    )
+    comparison._state.adding = False
+    comparison._state.db = assignment._state.db
+    assignment.comparison = comparison
+    return assignment
