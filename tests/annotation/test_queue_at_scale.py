@@ -126,10 +126,15 @@ def test_counters_stay_exact_through_judging_skipping_expiring_and_imports(proje
             other = rng.choice([u for u in users if u != user])
             comparison = assignment.comparison
             comparison.refresh_from_db()
-            if comparison.status == Comparison.Status.PENDING and not Judgment.objects.filter(
-                comparison=comparison, annotator=other
-            ).exists():
+            if (
+                comparison.status == Comparison.Status.PENDING
+                and not Judgment.objects.filter(comparison=comparison, annotator=other).exists()
+            ):
                 services.add_judgment(comparison, other, "tie")
         # else: abandoned; it expires later and is reclaimed
         _assert_counters_exact()
-    assert Counter(Assignment.objects.values_list("outcome", flat=True)).keys() >= {"judged", "skipped", "expired"}
+    assert Counter(Assignment.objects.values_list("outcome", flat=True)).keys() >= {
+        "judged",
+        "skipped",
+        "expired",
+    }

@@ -161,5 +161,9 @@ def test_two_hundred_annotators_judge_and_skip_until_the_queue_is_dry():
     assert judgments == {c: NEEDED for c in Comparison.objects.values_list("id", flat=True)}
     assert not Assignment.objects.filter(completed__isnull=True).exists()
     for comparison in Comparison.objects.all():
-        assert (comparison.judged, comparison.leased, comparison.status) == (NEEDED, 0, Comparison.Status.COMPLETE)
+        assert (comparison.judged, comparison.leased, comparison.status) == (
+            NEEDED,
+            0,
+            Comparison.Status.COMPLETE,
+        )
     assert Assignment.objects.filter(outcome=Assignment.Outcome.SKIPPED).exists()
