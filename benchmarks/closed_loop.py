@@ -343,25 +343,11 @@ def main() -> None:
         try:
             # migrate first (the worker and the load need the tables), then everything runs together
             subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+            from workers.celery_app import SOLO, worker_argv
+
             with open(rule_out / "worker.log", "w") as log:
                 worker = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "workers",
-                        "worker",
-                        "-Q",
-                        "default,generate,train",
-                        "-P",
-                        "solo",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                        "-l",
-                        "info",
-                    ],
+                    worker_argv(sys.executable, *SOLO),
                     cwd=ROOT,
                     env=env,
                     stdout=log,

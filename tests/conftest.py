@@ -116,6 +116,7 @@ def start_worker(redis_url: str, settings, tmp_path: Path):
     """Start real `celery -A workers worker` processes (all three queues, solo pool) on this test's
     database and artifacts: `start_worker(**env)` returns the process; all are stopped at the end."""
     from webapp.config.celery import app
+    from workers.celery_app import SOLO, worker_argv
 
     artifacts = tmp_path / "artifacts"
     settings.ARTIFACT_ROOT = artifacts
@@ -135,23 +136,7 @@ def start_worker(redis_url: str, settings, tmp_path: Path):
         log_path = tmp_path / f"worker-{len(started) + 1}.log"
         with open(log_path, "w") as log:
             worker = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers",
-                    "worker",
-                    "-Q",
-                    "default,generate,train",
-                    "-P",
-                    "solo",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                    "-l",
-                    "info",
-                ],
+                worker_argv(sys.executable, *SOLO),
                 cwd=REPO,
                 env=env,
                 stdout=log,

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from workers.celery_app import QUEUES, SOLO, worker_argv
+
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 SERVICES = {"postgres", "redis", "migrate", "web", "worker", "trainer", "flower"}
@@ -66,8 +68,17 @@ def test_each_worker_serves_its_queues(config):
     assert queues(services["trainer"]) == {"train"}
     trainer = services["trainer"]["command"]
     assert trainer[trainer.index("--concurrency") + 1] == "1"
-    # together they serve every queue webapp/config/celery.py routes to
-    assert queues(services["worker"]) | queues(services["trainer"]) == {"default", "generate", "train"}
+    # together they serve every queue webapp/config/celery.py routes to, as the tests' worker does
+    assert queues(services["worker"]) | queues(services["trainer"]) == set(QUEUES)
+
+
+def test_the_one_worker_command_serves_every_routed_queue():
+    from webapp.config.celery import app
+
+    routed = {route["queue"] for route in app.conf.task_routes.values()} | {app.conf.task_default_queue}
+    assert set(QUEUES) == routed
+    argv = worker_argv("python", *SOLO)
+    assert argv[argv.index("-Q") + 1].split(",") == list(QUEUES) and "solo" in argv
 
 
 def test_trainer_reserves_one_nvidia_gpu(config):

@@ -12,6 +12,17 @@ from webapp.config.celery import app
 log = logging.getLogger(__name__)
 app.autodiscover_tasks(["workers.tasks"], related_name=None)
 
+# Every queue of webapp/config/celery.py's routes: one worker that serves them all runs a round.
+QUEUES = ("default", "generate", "train")
+# One process, no prefork child, no cluster chatter: what a test or a benchmark starts and stops.
+SOLO = ("-P", "solo", "--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def worker_argv(python: str, *options: str) -> list[str]:
+    """The command line of a worker on every queue; the tests and the closed-loop benchmark
+    start the same one (`*SOLO`), docker-compose.yml splits the queues over two services."""
+    return [python, "-m", "celery", "-A", "workers", "worker", "-Q", ",".join(QUEUES), *options, "-l", "info"]
+
 
 @worker_init.connect
 @worker_process_init.connect
