@@ -23,24 +23,51 @@ def _drop_open_turn(conversation: Conversation) -> Conversation:
     )
 
 
-def _conversation(row: dict[str, Any], where: str) -> Conversation:
-    """The prompt conversation of one row, whatever the row's format."""
+ROLES = ("system", "user", "assistant")
+
+
+def prompt_conversation(row: dict[str, Any], where: str) -> Conversation:
+    """The prompt conversation of one row, whatever the row's format, checked: a non-empty list of
+    {"role", "content"} messages that ends with the user's turn. The one reader of prompt rows:
+    prompt import in the web (which adds its text and size checks) and the CLI both use it;
+    `where` ("line 3") starts every error message."""
     from training.data import parse_hh
 
-    if isinstance(row.get("conversation"), list):
-        return row["conversation"]
-    prompt = row.get("prompt")
-    if isinstance(prompt, list):
-        return prompt
-    if isinstance(prompt, str) and prompt.strip():
+    if "conversation" in row:
+        conversation, field = row["conversation"], "conversation"
+    elif isinstance(row.get("prompt"), list):
+        conversation, field = row["prompt"], "prompt"
+    elif "prompt" in row:
+        prompt = row["prompt"]
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError(f"{where}: field 'prompt' must be a non-empty string")
         if prompt.startswith("\n\nHuman:"):  # HH-style prompt text, open assistant turn at the end
-            return _drop_open_turn(parse_hh(prompt))
-        return [{"role": "user", "content": prompt}]
-    if isinstance(row.get("chosen"), str) and isinstance(row.get("rejected"), str):
+            conversation, field = _drop_open_turn(parse_hh(prompt)), "prompt"
+        else:
+            conversation, field = [{"role": "user", "content": prompt}], "prompt"
+    elif isinstance(row.get("chosen"), str) and isinstance(row.get("rejected"), str):
         from training.data import split_hh_pair
 
-        return split_hh_pair(row["chosen"], row["rejected"])[0]
-    raise ValueError(f"{where}: no prompt found (expected a 'prompt', 'conversation' or HH 'chosen' field)")
+        conversation, field = split_hh_pair(row["chosen"], row["rejected"])[0], "chosen"
+    else:
+        raise ValueError(
+            f"{where}: no prompt found (expected a 'prompt', 'conversation' or HH 'chosen' field)"
+        )
+    if not isinstance(conversation, list) or not conversation:
+        raise ValueError(f"{where}: field '{field}' must be a non-empty list of messages")
+    for index, message in enumerate(conversation):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            raise ValueError(
+                f"{where}: field '{field}[{index}]' must be "
+                '{"role": "system"|"user"|"assistant", "content": "..."}'
+            )
+    if conversation[-1]["role"] != "user":
+        raise ValueError(f"{where}: field '{field}' must end with a user message")
+    return conversation
 
 
 def load_prompts(path: str | Path, limit: int | None = None) -> list[Conversation]:
@@ -66,7 +93,7 @@ def load_prompts(path: str | Path, limit: int | None = None) -> list[Conversatio
     seen: set[str] = set()
     prompts: list[Conversation] = []
     for where, row in numbered:
-        conversation = _conversation(row, where)
+        conversation = prompt_conversation(row, where)
         key = json.dumps(conversation, sort_keys=True)
         if key not in seen:
             seen.add(key)

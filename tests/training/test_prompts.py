@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -72,3 +73,24 @@ def test_a_prompt_text_that_starts_with_a_bracket_is_text(tmp_path):
     path = tmp_path / "prompts.jsonl"
     path.write_text(json.dumps({"prompt": "[citation needed] who said it?"}) + "\n")
     assert load_prompts(path) == [[{"role": "user", "content": "[citation needed] who said it?"}]]
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"prompt": "  "}, "line 1: field 'prompt' must be a non-empty string"),
+        ({"conversation": []}, "line 1: field 'conversation' must be a non-empty list"),
+        ({"conversation": [{"role": "bot", "content": "x"}]}, "line 1: field 'conversation[0]' must be"),
+        ({"prompt": [{"role": "user", "content": 3}]}, "line 1: field 'prompt[0]' must be"),
+        (
+            {"conversation": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]},
+            "line 1: field 'conversation' must end with a user message",
+        ),
+    ],
+)
+def test_a_malformed_row_names_its_field(tmp_path, row, message):
+    """The same reader checks rows for the CLI and for the web's prompt import."""
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_prompts(path)
