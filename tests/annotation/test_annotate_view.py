@@ -85,3 +85,13 @@ def test_empty_queue_page(client_in, project, annotator):
     assert response.status_code == 200
     assert "Nothing left to judge" in response.content.decode()
     assert [t.name for t in response.templates][0] == "annotation/empty.html"
+
+
+def test_guidelines_are_open_until_the_first_judgment_in_this_project(client_in, project, annotator):
+    factories.make_comparisons(project, 3)
+    elsewhere = factories.make_project("elsewhere", annotators=[annotator])
+    factories.make_comparisons(elsewhere, 1)
+    services.submit_judgment(services.next_assignment(elsewhere, annotator).pk, annotator, "left")
+    assert client_in.get(_url(project)).context["guidelines_open"]  # judging elsewhere does not count
+    services.submit_judgment(services.current_assignment(project, annotator).pk, annotator, "left")
+    assert not client_in.get(_url(project)).context["guidelines_open"]

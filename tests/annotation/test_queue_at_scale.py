@@ -89,7 +89,7 @@ def test_leasing_reads_the_queue_from_its_index(project, annotator, wait):
 
 
 def test_the_page_counts_a_users_judgments_from_their_own(project, annotator):
-    """The page's "today" and "total" look each of the user's judgments up by its comparison's key;
+    """The page's "today" and "judged before" look the user's judgments up by their comparison's key;
     a join let SQLite without statistics (as `make run` leaves it) read every comparison of the
     project instead: 200 ms a page at a million comparisons."""
     factories.make_comparisons(project, 300)

@@ -69,7 +69,7 @@ def queue_view_sql(slug: str, user_id: int, now: datetime, today: datetime, cap:
           EXISTS (SELECT 1 FROM {A} a WHERE a.completed IS NULL AND a.expires <= %s) AS queue_lapsed,
           (SELECT count(*) FROM {J} j WHERE j.annotator_id = %s AND j.created >= %s
             AND {_in_project("j")}) AS queue_today,
-          (SELECT count(*) FROM {J} j WHERE j.annotator_id = %s AND {_in_project("j")}) AS queue_total,
+          EXISTS (SELECT 1 FROM {J} j WHERE j.annotator_id = %s AND {_in_project("j")}) AS queue_judged_before,
           (SELECT count(*) FROM (SELECT 1 {_candidates(by_slug)} LIMIT %s)
             left_for_them) AS queue_left
         FROM {P} p WHERE p.slug = %s"""

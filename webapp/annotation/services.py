@@ -145,7 +145,7 @@ class QueueView:
     lease_id: int | None  # the user's open lease in this project (the oldest)
     lapsed: bool  # some lease, anywhere, ran out and still holds its slot
     today: int  # the user's judgments in this project since midnight
-    total: int  # and in all
+    judged_before: bool  # in this project, ever: the page opens the guidelines for a newcomer
     left: int  # comparisons the queue could still give them, not counting an open lease, up to AVAILABLE_CAP
 
 
@@ -163,7 +163,7 @@ def queue_view(project: Project, user: AbstractBaseUser, now: datetime | None = 
         lease_id=project.queue_lease,
         lapsed=bool(project.queue_lapsed),
         today=project.queue_today or 0,
-        total=project.queue_total or 0,
+        judged_before=bool(project.queue_judged_before),
         left=project.queue_left or 0,
     )
 
@@ -393,7 +393,7 @@ class Progress:
     """An annotator's own numbers on the annotate page."""
 
     today: int
-    total: int
+    judged_before: bool
     available: int  # what the queue could still give them, their open lease included, up to the cap
     capped: bool  # True when there are AVAILABLE_CAP or more ("500+")
 
@@ -407,7 +407,7 @@ def progress(view: QueueView) -> Progress:
     available = view.left + (1 if view.lease_id is not None else 0)
     return Progress(
         today=view.today,
-        total=view.total,
+        judged_before=view.judged_before,
         available=min(available, AVAILABLE_CAP),
         capped=available >= AVAILABLE_CAP,
     )

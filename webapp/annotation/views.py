@@ -49,7 +49,7 @@ def _page(
         "selected_strength": str(form["strength"].value() or Judgment.Strength.CLEAR),
         "progress": mine,
         # First visit: guidelines open; afterwards folded away.
-        "guidelines_open": mine.total == 0,
+        "guidelines_open": not mine.judged_before,
         "rejection": rejection,
     }
     return render(request, "annotation/annotate.html", context, status=status)
