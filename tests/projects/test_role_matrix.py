@@ -34,6 +34,12 @@ from webapp.rounds.models import TrainingRound
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at production strength costs ~0.3 s per user; each test makes nine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def walk(patterns, prefix: str = "", namespace: str | None = None):
     """(URL name with its namespace, route) of every pattern, the admin's and static files' aside."""
     for pattern in patterns:
@@ -104,7 +110,7 @@ def _lease(comparison: Comparison, user) -> Assignment:
     """An open lease, with the comparison's slot counter kept exact (as leasing would)."""
     Comparison.objects.filter(pk=comparison.pk).update(leased=F("leased") + 1)
     return Assignment.objects.create(
-        comparison=comparison, annotator=user, expires=timezone.now() + timedelta(minutes=30)
+        comparison=comparison, annotator=user, swapped=False, expires=timezone.now() + timedelta(minutes=30)
     )
 
 
@@ -181,8 +187,7 @@ def ask(client: Client, method: str, url: str, name: str):
 
 
 @pytest.mark.parametrize(("name", "method"), CASES, ids=[f"{m} {n}" for n, m in CASES])
-def test_every_identity_gets_what_the_table_says(name, method, tmp_path, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def test_every_identity_gets_what_the_table_says(name, method, tmp_path):
     world = build(tmp_path)
     action = CLASSIFIED[name][0]
     wrong = []
