@@ -101,7 +101,7 @@ def _keep_an_admin(project: Project, leaving: Membership, by: AbstractBaseUser, 
         )
 
 
-def add_member(project: Project, username: str, role: str, by: AbstractBaseUser) -> Membership:
+def add_member(project: Project, username: str, role: str) -> Membership:
     """Add an existing user to the project with `role`."""
     role = _role(role)
     username = username.strip()

@@ -85,7 +85,7 @@ def _apply(request: HttpRequest, project: Project) -> str:
         raise services.MembershipError(*first_error(form))
     data = form.cleaned_data
     if action == "add":
-        added = services.add_member(project, data["username"], data["role"], by=request.user)
+        added = services.add_member(project, data["username"], data["role"])
         return f"{added.user.get_username()} added as {added.get_role_display()}."
     if action == "role":
         changed = services.change_role(project, data["user"], data["role"], by=request.user)
