@@ -65,8 +65,10 @@ def test_page_shows_shortcuts_progress_and_security_headers(client_in, project):
 def test_nav_has_project_links_and_a_post_logout(client_in, project):
     factories.make_comparison(project)
     html = client_in.get(_url(project)).content.decode()
-    for name in ("rounds:list", "datasets:export", "annotation:annotate", "annotation:stats"):
+    for name in ("rounds:list", "annotation:annotate", "annotation:stats", "catalog:policies"):
         assert reverse(name, kwargs={"slug": project.slug}) in html
+    for name in ("datasets:export", "projects:members"):  # not theirs to use (export: the project page)
+        assert reverse(name, kwargs={"slug": project.slug}) not in html
     assert f'method="post" action="{reverse("logout")}"' in html
 
 

@@ -1,4 +1,5 @@
-"""Who may use the annotator pages: members and staff; others get 403/404, anonymous a login."""
+"""Who may use the annotator pages: annotators, project admins and staff (viewers only the stats
+page); others get 403/404, anonymous a login. tests/projects/test_role_matrix.py tries every role."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from tests import platform_factories as factories
 from tests.annotation.pages import annotate_url, skip_url, stats_url, submit_url
 from webapp.annotation import services
 from webapp.annotation.models import Assignment, Judgment
+from webapp.projects.models import Membership
+from webapp.projects.roles import Role
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +53,16 @@ def test_non_member_cannot_post_or_skip(client, project, leased):
     assert client.post(skip_url(project, leased)).status_code == 403
     assert not Judgment.objects.exists()
     assert Assignment.objects.get().completed is None
+
+
+def test_viewer_may_read_the_stats_but_not_annotate(client, project, annotator):
+    factories.make_comparison(project)
+    Membership.objects.filter(project=project, user=annotator).update(role=Role.VIEWER)
+    client.force_login(annotator)
+    assert client.get(annotate_url(project)).status_code == 403
+    page = client.get(stats_url(project))
+    assert page.status_code == 200 and 'data-testid="user-available"' not in page.content.decode()
+    assert not Assignment.objects.exists()
 
 
 def test_non_member_gets_nothing_leased(client, project):
@@ -96,8 +109,10 @@ def test_assignment_of_another_project_is_404(client_in, project, annotator):
     assert not Judgment.objects.exists()
 
 
-def test_per_annotator_table_is_for_staff_only(client, project, annotator):
+def test_per_annotator_table_is_for_project_admins_and_staff(client, project, annotator):
     client.force_login(annotator)
     assert "<h2>Annotators</h2>" not in client.get(stats_url(project)).content.decode()
+    Membership.objects.filter(project=project, user=annotator).update(role=Role.ADMIN)
+    assert "<h2>Annotators</h2>" in client.get(stats_url(project)).content.decode()
     client.force_login(factories.make_user("root", staff=True))
     assert "<h2>Annotators</h2>" in client.get(stats_url(project)).content.decode()

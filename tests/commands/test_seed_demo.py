@@ -9,7 +9,7 @@ from django.core.management import call_command
 from tests.tiny_models import build_tiny_model
 from webapp.annotation.models import Comparison
 from webapp.catalog.models import PolicyVersion, Prompt
-from webapp.projects.models import Project
+from webapp.projects.models import Membership, Project
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -32,8 +32,15 @@ def test_seed_demo_is_complete_and_idempotent(tmp_path, settings, capsys):
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_staff and admin.check_password("prefloop-admin")
     assert "admin / prefloop-admin" in out and "alice / prefloop-alice" in out
+    roles = dict(Membership.objects.filter(project=project).values_list("user__username", "role"))
+    assert roles == {"admin": "admin", "owner": "admin", "alice": "annotator", "bob": "annotator"}
+    owner = get_user_model().objects.get(username="owner")
+    assert not owner.is_staff and "owner / prefloop-owner  (project admin" in out
 
+    Membership.objects.filter(user__username="bob").update(role="viewer")  # changed since: kept
     call_command("seed_demo", "--base-model", str(base), "--comparisons", "4")
+    assert Membership.objects.get(user__username="bob").role == "viewer"
+    assert Membership.objects.filter(project=project).count() == 4
     assert Prompt.objects.count() == prompts
     assert Comparison.objects.count() == 4
     assert PolicyVersion.objects.count() == 1

@@ -14,6 +14,8 @@ from tests.conftest import free_port, use_broker
 from tests.platform_factories import judge_all, make_policy, make_user, project_with_comparisons
 from webapp.catalog.models import PolicyVersion
 from webapp.config.celery import app
+from webapp.projects.models import Membership
+from webapp.projects.roles import Role
 from webapp.rounds import services, state_machine
 from webapp.rounds.models import TrainingRound
 
@@ -136,6 +138,7 @@ def test_a_round_whose_send_fails_is_failed_at_once_and_blocks_nothing(
 
 
 def test_traceback_only_for_staff(django_capture_on_commit_callbacks, client):
+    """Annotators see the error's first line; a project admin may also retry; staff see the traceback."""
     project = project_with_comparisons(3)
     training_round = started(project, django_capture_on_commit_callbacks)
     failed_in_reward(training_round)
@@ -147,6 +150,9 @@ def test_traceback_only_for_staff(django_capture_on_commit_callbacks, client):
     assert "reward failed: OSError: disk full" in page and "Traceback" not in page
     assert data["error"] == "reward failed: OSError: disk full"
     assert 'data-testid="retry-round"' not in page
+    Membership.objects.filter(project=project, user=annotator).update(role=Role.ADMIN)
+    page = client.get(f"/p/{project.slug}/rounds/1/").content.decode()
+    assert 'data-testid="retry-round"' in page and "Traceback" not in page
     annotator.is_staff = True
     annotator.save()
     page = client.get(f"/p/{project.slug}/rounds/1/").content.decode()
@@ -181,3 +187,12 @@ def test_activate_and_download_buttons(client, tmp_path):
     client.force_login(annotator)
     assert client.get(f"/p/{project.slug}/policies/v1/download/").status_code == 403
     assert client.post(f"/p/{project.slug}/policies/v0/activate/").status_code == 403
+    project.refresh_from_db()
+    assert project.active_policy.number == 1
+    Membership.objects.filter(project=project, user=annotator).update(
+        role=Role.ADMIN
+    )  # the project's admin may
+    assert 'data-testid="activate-v0"' in client.get(f"/p/{project.slug}/policies/").content.decode()
+    assert client.get(f"/p/{project.slug}/policies/v1/download/").status_code == 200
+    response = client.post(f"/p/{project.slug}/policies/v0/activate/", follow=True)
+    assert "v0 not activated: v0&#x27;s checkpoint is missing" in response.content.decode()

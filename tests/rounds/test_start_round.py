@@ -6,6 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.platform_factories import judge_all, project_with_comparisons
+from webapp.projects.models import Membership
+from webapp.projects.roles import Role
 from webapp.rounds import services, state_machine
 from webapp.rounds.models import TrainingRound
 
@@ -51,7 +53,8 @@ def test_bad_config_is_a_round_error():
         services.start_round(project, overrides={"nope": {}})
 
 
-def test_start_button_needs_staff(client, django_capture_on_commit_callbacks):
+def test_start_button_needs_a_project_admin(client, django_capture_on_commit_callbacks):
+    """An annotator may not start a round; the project's admin may (staff too: the role matrix)."""
     project = project_with_comparisons(3)
     judge_all(project)
     project.training_config = ENOUGH
@@ -60,8 +63,8 @@ def test_start_button_needs_staff(client, django_capture_on_commit_callbacks):
     project.annotators.add(user)
     client.force_login(user)
     assert client.post(f"/p/{project.slug}/rounds/start/").status_code == 403
-    user.is_staff = True
-    user.save()
+    assert not project.rounds.exists()
+    Membership.objects.filter(project=project, user=user).update(role=Role.ADMIN)
     with django_capture_on_commit_callbacks():
         response = client.post(f"/p/{project.slug}/rounds/start/")
     assert response.status_code == 302 and response["Location"].endswith("/rounds/1/")

@@ -150,7 +150,7 @@ class QueueView:
 
 
 def queue_project(slug: str, user: AbstractBaseUser, now: datetime | None = None) -> Project | None:
-    """The project by slug, read with the user's membership and QueueView in one query."""
+    """The project by slug, read with the user's role in it and QueueView in one query."""
     now = now or _now()
     return queue_sql.project_with_queue_view(slug, user.pk, now, start_of_today(now), AVAILABLE_CAP)
 
@@ -175,7 +175,8 @@ def next_assignment(
 
     Returns the user's open lease if there is one. Otherwise leases the first pending
     comparison with a free slot that the user was never assigned, with a random left/right order.
-    Leases that ran out are reclaimed first, so their slots count as free.
+    Only staff and the project's annotators and admins are leased one (viewers and non-members
+    get None). Leases that ran out are reclaimed first, so their slots count as free.
     """
     now = now or _now()
     view = view or queue_view(project, user, now)
@@ -197,12 +198,12 @@ def next_assignment(
 
 def _lease(project: Project, user: AbstractBaseUser, now: datetime) -> Assignment | None:
     with transaction.atomic():
-        comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=False)
+        comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=False, staff=user.is_staff)
         if comparison_id is None and connection.vendor == "postgresql":
             # Every candidate may be locked by a concurrent leaser (SKIP LOCKED): then wait for the
             # first one's lock, held for the milliseconds of one leasing transaction; the row is
             # re-checked once locked. Waiting beats telling an annotator there is no work.
-            comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=True)
+            comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=True, staff=user.is_staff)
         if comparison_id is None:
             return None
         lease = Assignment.objects.create(
@@ -264,7 +265,8 @@ def submit_judgment(
     """Store the user's judgment of an assigned comparison, in stored (A/B) terms.
 
     Only an open lease is honoured: a foreign or unknown assignment (or, given `project_slug`,
-    one of another project or of a project the user no longer belongs to) raises NotYourAssignment, an expired, skipped or withdrawn one
+    one of another project or of a project where the user is no longer an annotator or admin)
+    raises NotYourAssignment, an expired, skipped or withdrawn one
     StaleAssignment (its slot may have gone to someone else, so storing it would over-fill the
     comparison), and a second judgment of the same comparison AlreadyJudged. Each stores nothing.
     `seconds_spent=None` (no JavaScript) falls back to the time since the lease was made.

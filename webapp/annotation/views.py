@@ -18,7 +18,7 @@ from webapp.annotation import services
 from webapp.annotation.forms import JudgmentForm
 from webapp.annotation.models import Assignment, Judgment
 from webapp.projects.models import Project
-from webapp.projects.permissions import allowed, can_manage, project_for
+from webapp.projects.permissions import Capabilities, allowed, can_annotate, can_view, project_for
 
 SHOWN_LABELS = {"left": "A is better", "right": "B is better", "tie": "a tie", "both_bad": "both bad"}
 
@@ -51,6 +51,7 @@ def _page(
         # First visit: guidelines open; afterwards folded away.
         "guidelines_open": not mine.judged_before,
         "rejection": rejection,
+        "can": Capabilities(request.user, project),
     }
     return render(request, "annotation/annotate.html", context, status=status)
 
@@ -64,7 +65,7 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _queue_project(request: HttpRequest, slug: str) -> Project:
     """The project, with the user's place in its queue read in the same query."""
-    return allowed(request.user, services.queue_project(slug, request.user))
+    return allowed(request.user, services.queue_project(slug, request.user), check=can_annotate)
 
 
 def _next_page(
@@ -75,7 +76,12 @@ def _next_page(
     )
     if assignment is None:
         stats = services.queue_stats(project, request.user)
-        context = {"project": project, "stats": stats, "rejection": rejection}
+        context = {
+            "project": project,
+            "stats": stats,
+            "rejection": rejection,
+            "can": Capabilities(request.user, project),
+        }
         return render(request, "annotation/empty.html", context, status=status)
     return _page(request, project, assignment, JudgmentForm(), status=status, rejection=rejection)
 
@@ -150,7 +156,7 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 @require_POST
 def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """Hand the comparison back unjudged; someone else will get it."""
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, check=can_annotate)
     assignment = _own_assignment(project, request, assignment_id)
     if assignment is None:
         raise Http404("No such assignment of yours in this project.")
@@ -162,12 +168,12 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def stats(request: HttpRequest, slug: str) -> HttpResponse:
-    """Queue state and inter-annotator agreement; the per-annotator table for staff only."""
-    project = project_for(request.user, slug)
+    """Queue state and inter-annotator agreement; the per-annotator table for project admins and staff."""
+    project = project_for(request.user, slug, check=can_view)
     context = {
         "project": project,
         "stats": services.queue_stats(project, request.user),
         "agreement": services.agreement(project),
-        "show_annotators": can_manage(request.user, project),
+        "can": Capabilities(request.user, project),
     }
     return render(request, "annotation/stats.html", context)

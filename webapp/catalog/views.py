@@ -11,20 +11,20 @@ from django.views.decorators.http import require_POST
 from webapp.catalog.archive import tar_stream
 from webapp.catalog.history import policy_history
 from webapp.catalog.models import PolicyVersion
-from webapp.projects.permissions import can_manage, project_for
+from webapp.projects.permissions import Capabilities, can_manage_policies, can_view, project_for
 from webapp.rounds import services as round_services
 
 
 @login_required
 def policies(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, check=can_view)
     return render(
         request,
         "catalog/policies.html",
         {
             "project": project,
             "rows": policy_history(project),
-            "can_manage": can_manage(request.user, project),
+            "can": Capabilities(request.user, project),
         },
     )
 
@@ -32,7 +32,7 @@ def policies(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def activate(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    project = project_for(request.user, slug, check=can_manage)
+    project = project_for(request.user, slug, check=can_manage_policies)
     try:
         policy = round_services.activate_policy(project, number)
     except round_services.RoundError as exc:
@@ -45,7 +45,7 @@ def activate(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 @login_required
 def download(request: HttpRequest, slug: str, number: int) -> StreamingHttpResponse:
     """The checkpoint folder as a .tar, streamed (a 135M model is half a gigabyte)."""
-    project = project_for(request.user, slug, check=can_manage)
+    project = project_for(request.user, slug, check=can_manage_policies)
     policy = get_object_or_404(PolicyVersion, project=project, number=number)
     try:
         stream = tar_stream(policy.checkpoint, arcname=f"{project.slug}-v{number}")

@@ -10,7 +10,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from webapp.datasets import services
-from webapp.projects.permissions import can_export, project_for
+from webapp.projects.permissions import Capabilities, can_export, project_for
 
 
 @login_required
@@ -22,7 +22,12 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
         return render(
             request,
             "datasets/export.html",
-            {"project": project, "formats": services.EXPORT_FORMATS, "counts": counts},
+            {
+                "project": project,
+                "formats": services.EXPORT_FORMATS,
+                "counts": counts,
+                "can": Capabilities(request.user, project),
+            },
         )
     if fmt not in services.EXPORT_FORMATS:
         return HttpResponse(f"unknown format {fmt!r}", status=400, content_type="text/plain")

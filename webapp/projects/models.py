@@ -1,9 +1,11 @@
-"""A project: one policy being improved by one team, with its guidelines and settings."""
+"""A project: one policy being improved by one team, with its guidelines, settings and members."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+
+from webapp.projects.roles import Role
 
 
 class Project(models.Model):
@@ -21,7 +23,11 @@ class Project(models.Model):
     training_config = models.JSONField(
         default=dict, blank=True, help_text="Overrides of the round defaults (see rounds.config)."
     )
-    annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
+    # Every member, whatever their role (Membership.role); the name predates roles. The queue's
+    # raw SQL reads the through table directly (annotation.queue_sql).
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", blank=True, related_name="projects"
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -29,3 +35,21 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one project. The M2M's table from before roles existed, kept (with its
+    rows) so the queue's SQL and every `project.annotators.add(user)` go on working; such rows
+    are annotators."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+
+    class Meta:
+        db_table = "projects_project_annotators"
+        # The unique index the auto-created through table already has (same columns, same name).
+        unique_together = [("project", "user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}) in {self.project}"

@@ -5,4 +5,5 @@ from webapp.projects import views
 app_name = "projects"
 urlpatterns = [
     path("", views.detail, name="detail"),
+    path("members/", views.members, name="members"),
 ]

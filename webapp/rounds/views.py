@@ -8,26 +8,32 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from webapp.projects.permissions import can_manage, project_for
+from webapp.projects.permissions import (
+    Capabilities,
+    can_manage_rounds,
+    can_see_tracebacks,
+    can_view,
+    project_for,
+)
 from webapp.rounds import learning, services, state_machine
 from webapp.rounds.models import TrainingRound
 
 
 @login_required
 def round_list(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, check=can_view)
     rounds = TrainingRound.objects.filter(project=project).select_related("policy_in", "policy_out")
     return render(
         request,
         "rounds/list.html",
-        {"project": project, "rounds": rounds, "can_manage": can_manage(request.user, project)},
+        {"project": project, "rounds": rounds, "can": Capabilities(request.user, project)},
     )
 
 
 @login_required
 @require_POST
 def start(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug, check=can_manage)
+    project = project_for(request.user, slug, check=can_manage_rounds)
     try:
         training_round = services.start_round(project, request.user)
     except services.RoundError as exc:
@@ -46,7 +52,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def cancel(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    project = project_for(request.user, slug, check=can_manage)
+    project = project_for(request.user, slug, check=can_manage_rounds)
     training_round = get_object_or_404(TrainingRound, project=project, number=number)
     if state_machine.cancel(training_round.pk):
         messages.info(request, f"Round {number} cancelled; its running stage stops at its next step.")
@@ -56,7 +62,7 @@ def cancel(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 @login_required
 @require_POST
 def retry(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    project = project_for(request.user, slug, check=can_manage)
+    project = project_for(request.user, slug, check=can_manage_rounds)
     training_round = get_object_or_404(TrainingRound, project=project, number=number)
     if services.latest_round(project) != training_round:
         messages.error(request, f"Round {number} is not the latest round; only the latest can be retried.")
@@ -79,9 +85,9 @@ def error_summary(error: str) -> str:
     return error.strip().splitlines()[0] if error.strip() else ""
 
 
-def error_for(user, training_round: TrainingRound) -> str:
-    """Staff see the whole error with its traceback; everyone else its first line."""
-    return training_round.error if user.is_staff else error_summary(training_round.error)
+def error_for(user, project, training_round: TrainingRound) -> str:
+    """Staff see the whole error with its traceback (server paths, code); everyone else its first line."""
+    return training_round.error if can_see_tracebacks(user, project) else error_summary(training_round.error)
 
 
 def _round(project, number: int) -> TrainingRound:
@@ -92,7 +98,7 @@ def _round(project, number: int) -> TrainingRound:
 
 @login_required
 def detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, check=can_view)
     training_round = _round(project, number)
     return render(
         request,
@@ -101,10 +107,10 @@ def detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "project": project,
             "round": training_round,
             "stages": state_machine.PIPELINE[1:-1],
-            "can_manage": can_manage(request.user, project),
+            "can": Capabilities(request.user, project),
             "can_retry": training_round.state in (TrainingRound.State.FAILED, TrainingRound.State.CANCELLED)
             and services.latest_round(project) == training_round,
-            "round_error": error_for(request.user, training_round),
+            "round_error": error_for(request.user, project, training_round),
             **learning.round_summary(training_round),
         },
     )
@@ -113,19 +119,24 @@ def detail(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 @login_required
 def summary(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """The "Did it learn?" block alone: the round page swaps it in when new metrics arrive."""
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, check=can_view)
     training_round = _round(project, number)
     return render(
         request,
         "rounds/_summary.html",
-        {"project": project, "round": training_round, **learning.round_summary(training_round)},
+        {
+            "project": project,
+            "round": training_round,
+            "can": Capabilities(request.user, project),
+            **learning.round_summary(training_round),
+        },
     )
 
 
 @login_required
 def progress(request: HttpRequest, slug: str, number: int) -> JsonResponse:
     """What the round page polls: state, progress, metrics and the curves to plot."""
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, check=can_view)
     training_round = get_object_or_404(TrainingRound, project=project, number=number)
     return JsonResponse(
         {
@@ -133,7 +144,7 @@ def progress(request: HttpRequest, slug: str, number: int) -> JsonResponse:
             "active": training_round.is_active,
             "progress": training_round.progress,
             "metrics": training_round.metrics,
-            "error": error_for(request.user, training_round),
+            "error": error_for(request.user, project, training_round),
             "attempt": training_round.attempt,
             "policy_out": training_round.policy_out.number if training_round.policy_out else None,
             "curves": services.curves(training_round),

@@ -11,7 +11,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from webapp.datasets.services import import_prompts
-from webapp.projects.models import Project
+from webapp.projects.models import Membership, Project
+from webapp.projects.roles import Role
 from webapp.rounds.config import DEFAULTS
 
 DEMO_PROMPTS = Path(__file__).resolve().parents[2] / "demo" / "prompts.jsonl"
@@ -27,11 +28,13 @@ Use *tie* when neither is better, *both bad* when neither is acceptable. Keys: `
 `3` tie, `4` both bad; `q` `w` `e` strength; `r` reason; `Enter` submit.
 """
 USERS = [
-    # username, password for the local demo (--insecure-demo-users or DEBUG), staff
-    ("admin", "prefloop-admin", True),
-    ("alice", "prefloop-alice", False),
-    ("bob", "prefloop-bob", False),
+    # username, password for the local demo (--insecure-demo-users or DEBUG), staff, role in demo
+    ("admin", "prefloop-admin", True, Role.ADMIN),
+    ("owner", "prefloop-owner", False, Role.ADMIN),  # manages the demo project only
+    ("alice", "prefloop-alice", False, Role.ANNOTATOR),
+    ("bob", "prefloop-bob", False, Role.ANNOTATOR),
 ]
+NOTES = {"admin": "  (staff: manages every project)", "owner": "  (project admin: manages the demo project)"}
 
 
 class Command(BaseCommand):
@@ -75,7 +78,7 @@ class Command(BaseCommand):
             User = get_user_model()
             known = insecure_demo_users or settings.DEBUG
             accounts = []
-            for username, password, staff in USERS:
+            for username, password, staff, role in USERS:
                 user, made = User.objects.get_or_create(
                     username=username, defaults={"is_staff": staff, "is_superuser": staff}
                 )
@@ -83,8 +86,9 @@ class Command(BaseCommand):
                     password = password if known else secrets.token_urlsafe(12)
                     user.set_password(password)
                     user.save()
-                accounts.append((username, password if made or known else None, staff))
-                project.annotators.add(user)
+                accounts.append((username, password if made or known else None))
+                # A role someone changed since is kept.
+                Membership.objects.get_or_create(project=project, user=user, defaults={"role": role})
         self.stdout.write(f"project {project.slug}: {'created' if created else 'exists'}")
         if project.active_policy is None:
             self.stdout.write(f"converting base model {base_model!r} to policy version 0 ...")
@@ -95,6 +99,6 @@ class Command(BaseCommand):
             made = generate_comparisons(project.pk, comparisons, DEFAULTS["generate"], seed=0, progress=True)
             self.stdout.write(f"made {made} comparisons")
         self.stdout.write("demo accounts (username / password):")
-        for username, password, staff in accounts:
+        for username, password in accounts:
             shown = password or "(set when it was created; `manage.py changepassword` to reset)"
-            self.stdout.write(f"  {username} / {shown}{'  (staff: can start rounds)' if staff else ''}")
+            self.stdout.write(f"  {username} / {shown}{NOTES.get(username, '')}")
