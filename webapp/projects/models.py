@@ -22,6 +22,8 @@ class Project(models.Model):
     training_config = models.JSONField(
         default=dict, blank=True, help_text="Overrides of the round defaults (see rounds.config)."
     )
+    annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
+    created = models.DateTimeField(auto_now_add=True)
     # Size limits in UTF-8 bytes: what one page may have to serve (a 50 MB prompt made a 52 MB
     # annotate page). Enforced where text enters: webapp/catalog/text.py's checks, one code path.
     max_prompt_bytes = models.PositiveIntegerField(
@@ -39,8 +41,6 @@ class Project(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Longest reason an annotator may write with a judgment, in UTF-8 bytes.",
     )
-    annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="projects")
-    created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         permissions = [("export_preferences", "Can export preference data")]
