@@ -9,6 +9,9 @@ from webapp.projects.models import Project
 
 pytestmark = pytest.mark.django_db
 
+# An empty members inline (where the admin has one), so the POST is the form's own.
+NO_INLINE_ROWS = {f"memberships-{key}": "0" for key in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS")}
+
 
 def test_the_admin_edits_the_limits(admin_client):
     project = make_project("limits")
@@ -26,6 +29,7 @@ def test_the_admin_edits_the_limits(admin_client):
         "max_prompt_bytes": 1000,
         "max_response_bytes": 2000,
         "max_reason_bytes": 300,
+        **NO_INLINE_ROWS,
     }
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -41,6 +45,8 @@ def test_a_response_limit_too_small_for_the_marker_is_refused(admin_client):
     project = make_project("tiny")
     url = f"/admin/projects/project/{project.pk}/change/"
     data = {"name": "T", "slug": "tiny", "overlap": 1, "base_model": "bundled", "training_config": "{}"}
-    data.update(max_prompt_bytes=1000, max_response_bytes=100, max_reason_bytes=300)
-    assert admin_client.post(url, data).status_code == 200  # the form again, with the error
+    data.update(max_prompt_bytes=1000, max_response_bytes=100, max_reason_bytes=300, **NO_INLINE_ROWS)
+    response = admin_client.post(url, data)
+    assert response.status_code == 200  # the form again, with the error
+    assert list(response.context["adminform"].form.errors) == ["max_response_bytes"]
     assert Project.objects.get(pk=project.pk).max_response_bytes == 65536
