@@ -17,6 +17,7 @@ import http.cookiejar
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -169,6 +170,8 @@ def start_annotator_load(env: dict, clients: int, directory: Path) -> AnnotatorL
         **env,
         "DATABASE_URL": f"sqlite:///{directory / 'load.sqlite3'}",
         "DEBUG": "0",
+        # DEBUG off needs a key; a throwaway database needs no lasting one.
+        "SECRET_KEY": env.get("SECRET_KEY") or secrets.token_urlsafe(50),
         "DJANGO_SETTINGS_MODULE": "webapp.config.settings",
     }
     subprocess.run(

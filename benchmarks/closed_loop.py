@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -335,6 +336,8 @@ def main() -> None:
             "REDIS_URL": redis_url,
             "ARTIFACT_ROOT": str(rule_out / "artifacts"),
             "DJANGO_SETTINGS_MODULE": "webapp.config.settings",
+            # the settings refuse DEBUG off without a key; one per run, shared by its processes
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
             "PYTHONUNBUFFERED": "1",
         }
         if opts.threads:

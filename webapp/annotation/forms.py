@@ -8,15 +8,15 @@ from django import forms
 
 from webapp.annotation.models import Judgment
 
-REASON_MAX_LENGTH = 5000
-
 
 class JudgmentForm(forms.Form):
     """A judgment in SHOWN terms (left/right); the service maps it to stored A/B.
 
     Everything the database or the export could not hold is refused here with a field error
-    (an unknown choice, strength outside 1-3, a NUL byte or an essay in the reason, a
-    negative or non-finite time), so the annotator sees why instead of a 500.
+    (an unknown choice, strength outside 1-3, a NUL byte in the reason, a negative or
+    non-finite time), so the annotator sees why instead of a 500. The reason's length is the
+    project's (`max_reason_bytes`): the service checks it, and the view puts its refusal on the
+    reason field.
     """
 
     choice = forms.ChoiceField(
@@ -41,7 +41,6 @@ class JudgmentForm(forms.Form):
     )
     reason = forms.CharField(
         required=False,
-        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why? (optional, r to focus, Esc to leave)"}),
     )
     # Measured by annotate.js; absent without JavaScript (the service then estimates it).

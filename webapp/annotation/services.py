@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from webapp.annotation import queue_sql
 from webapp.annotation.models import QUEUE_ROUND, Assignment, Comparison, Judgment
+from webapp.catalog.text import text_problem
 from webapp.projects.models import Project
 
 SHOWN_CHOICES: tuple[str, ...] = ("left", "right", "tie", "both_bad")
@@ -66,6 +67,15 @@ class StaleAssignment(AnnotationError):
 
 class InvalidJudgment(AnnotationError, ValueError):
     """A value that cannot be stored (unknown choice, strength out of range, bad time)."""
+
+
+class InvalidReason(InvalidJudgment):
+    """A reason that cannot be stored: NUL, a lone surrogate, or over the project's
+    `max_reason_bytes`. `problem` says why, in words that follow the field's name."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"field 'reason': {problem}")
+        self.problem = problem
 
 
 # --- leasing ---------------------------------------------------------------------------------
@@ -242,6 +252,25 @@ def _validate(strength: int, seconds_spent: float | None) -> None:
         raise InvalidJudgment(f"seconds spent must be a finite number >= 0, not {seconds_spent!r}")
 
 
+def _checked_reason(reason: str, max_bytes: int | None) -> str:
+    """The reason as stored (stripped), or InvalidReason; `max_bytes` None: no project found (the
+    lock then refuses the assignment), so only storability is checked."""
+    reason = reason.strip()
+    problem = text_problem(reason, max_bytes)
+    if problem:
+        raise InvalidReason(problem)
+    return reason
+
+
+def _reason_limit(assignment_id: int) -> int | None:
+    """The max_reason_bytes of the assignment's project (one indexed query), or None."""
+    return (
+        Project.objects.filter(comparisons__assignments=assignment_id)
+        .values_list("max_reason_bytes", flat=True)
+        .first()
+    )
+
+
 def _count_judgment(comparison: Comparison) -> None:
     """One more judgment on a locked comparison: complete once it has its judgments."""
     comparison.judged += 1
@@ -269,10 +298,14 @@ def submit_judgment(
     raises NotYourAssignment, an expired, skipped or withdrawn one
     StaleAssignment (its slot may have gone to someone else, so storing it would over-fill the
     comparison), and a second judgment of the same comparison AlreadyJudged. Each stores nothing.
-    `seconds_spent=None` (no JavaScript) falls back to the time since the lease was made.
+    A reason over the project's `max_reason_bytes` (or with NUL) raises InvalidReason before
+    any lock. `seconds_spent=None` (no JavaScript) falls back to the time since the lease was made.
     """
     _validate(strength, seconds_spent)
     stored_choice(shown_choice, False)  # an unknown choice fails before any query
+    reason = _checked_reason(reason, None)  # NUL and surrogates before any query
+    if reason:
+        reason = _checked_reason(reason, _reason_limit(assignment_id))
     try:
         with transaction.atomic():
             # Both rows locked in one statement (assignment, then comparison: the lock order).
@@ -293,7 +326,7 @@ def submit_judgment(
                 annotator=user,
                 choice=stored_choice(shown_choice, assignment.swapped),
                 strength=strength,
-                reason=reason.strip(),
+                reason=reason,
                 seconds_spent=seconds_spent,
             )
             assignment.completed = now
@@ -318,12 +351,15 @@ def add_judgment(
     """Store a judgment made outside the queue (imports, fixtures), in stored (A/B) terms.
 
     Keeps the slot counters exact: the annotator's open lease on it, if any, is closed as judged.
+    The reason is held to the project's `max_reason_bytes` like a submitted one.
     """
     if choice not in Judgment.Choice.values:
         raise InvalidJudgment(
             f"unknown choice {choice!r}; expected one of {', '.join(Judgment.Choice.values)}"
         )
     _validate(strength, seconds_spent)
+    max_bytes = Project.objects.values_list("max_reason_bytes", flat=True).get(pk=comparison.project_id)
+    reason = _checked_reason(reason, max_bytes)
     with transaction.atomic():
         lease = (
             Assignment.objects.select_for_update()
@@ -336,7 +372,7 @@ def add_judgment(
             annotator=annotator,
             choice=choice,
             strength=strength,
-            reason=reason.strip(),
+            reason=reason,
             seconds_spent=seconds_spent,
         )
         if lease is not None:

@@ -105,6 +105,15 @@ def _own_assignment(project: Project, request: HttpRequest, assignment_id: int) 
 NOT_YOURS = "That comparison is not assigned to you in this project, so nothing was stored."
 
 
+def _invalid(request: HttpRequest, slug: str, assignment_id: int, form: JudgmentForm) -> HttpResponse:
+    """The same pair again with the form's errors and what was typed (400)."""
+    project = _queue_project(request, slug)
+    assignment = _own_assignment(project, request, assignment_id)
+    if assignment is None:
+        return _rejected(request, project, NOT_YOURS, status=404)
+    return _page(request, project, assignment, form, status=400)
+
+
 @login_required
 @require_POST
 def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
@@ -117,11 +126,7 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     """
     form = JudgmentForm(request.POST)
     if not form.is_valid():
-        project = _queue_project(request, slug)
-        assignment = _own_assignment(project, request, assignment_id)
-        if assignment is None:
-            return _rejected(request, project, NOT_YOURS, status=404)
-        return _page(request, project, assignment, form, status=400)
+        return _invalid(request, slug, assignment_id, form)
     next_url = reverse("annotation:annotate", kwargs={"slug": slug})
     data = form.cleaned_data
     try:
@@ -135,6 +140,9 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
             seconds_spent=data["seconds_spent"],
             project_slug=slug,
         )
+    except services.InvalidReason as exc:  # over the project's limit: the reason field says so
+        form.add_error("reason", f"{exc.problem}; shorten it. Nothing was stored.")
+        return _invalid(request, slug, assignment_id, form)
     except services.AlreadyJudged:
         messages.warning(request, "You had already judged that comparison; your first judgment stands.")
         return HttpResponseRedirect(next_url)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from webapp.catalog.text import conversation_problem, text_problem
 
 
 class Prompt(models.Model):
@@ -20,6 +23,14 @@ class Prompt(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["project", "split"])]
+
+    def clean(self) -> None:
+        """The import's checks for a prompt edited in the admin: storable, within the limit."""
+        if self.project_id is None:
+            return  # the form already refuses a missing project
+        found = conversation_problem(self.conversation, self.project.max_prompt_bytes)
+        if found:
+            raise ValidationError({"conversation": f"field '{found[0]}': {found[1]}"})
 
     @property
     def last_user_message(self) -> str:
@@ -67,6 +78,14 @@ class Response(models.Model):
     token_count = models.PositiveIntegerField(default=0)
     finished = models.BooleanField(default=True, help_text="Ended with EOS rather than the length limit.")
     created = models.DateTimeField(auto_now_add=True)
+
+    def clean(self) -> None:
+        """A response edited in the admin is refused over the limit (generation clips instead)."""
+        if self.prompt_id is None:
+            return
+        problem = text_problem(self.text, self.prompt.project.max_response_bytes)
+        if problem:
+            raise ValidationError({"text": problem})
 
     def __str__(self) -> str:
         return self.text[:80]

@@ -12,6 +12,7 @@ from django.db.models import Count, Max, Q
 
 from webapp.annotation.models import Comparison
 from webapp.catalog.models import PolicyVersion, Prompt, Response
+from webapp.catalog.text import clip_to_bytes, renderable
 from webapp.projects.models import Project
 
 
@@ -109,9 +110,18 @@ class GeneratedPair:
     second: dict
 
 
-def storable_text(text: str) -> str:
-    """Model output as a database can hold it: NUL becomes U+FFFD (PostgreSQL text refuses NUL)."""
-    return text.replace("\x00", "\ufffd")
+def storable_response(text: str, max_bytes: int) -> tuple[str, bool]:
+    """Model output as the database and the annotate page can hold it, and whether it was clipped.
+
+    NUL and lone surrogates become U+FFFD (PostgreSQL text refuses NUL). A response over the
+    project's `max_response_bytes` is clipped, with a marker the annotator sees, rather than
+    refused: a refused pair would leave its prompt unanswered and a generate stage of runaway
+    outputs with no comparisons at all, stalling the loop; a clipped one is still judged (as
+    shown), and a runaway answer is usually a bad one, which is worth a judgment too.
+    """
+    safe = renderable(text)
+    clipped = clip_to_bytes(safe, max_bytes)
+    return clipped, clipped != safe
 
 
 def create_comparisons(
@@ -121,21 +131,24 @@ def create_comparisons(
     generation: dict,
     round_id: int | None = None,
 ) -> list[Comparison]:
-    """Store two responses per prompt and a pending comparison between them, atomically."""
+    """Store two responses per prompt and a pending comparison between them, atomically; each
+    response made storable and clipped to the project's limit (`storable_response`)."""
     comparisons = []
     with transaction.atomic():
         for pair in pairs:
-            responses = [
-                Response.objects.create(
-                    prompt=pair.prompt,
-                    policy=sample.get("policy", policy),
-                    text=storable_text(sample["text"]),
-                    token_count=sample["token_count"],
-                    finished=sample["finished"],
-                    generation=generation,
+            responses = []
+            for sample in (pair.first, pair.second):
+                text, clipped = storable_response(sample["text"], project.max_response_bytes)
+                responses.append(
+                    Response.objects.create(
+                        prompt=pair.prompt,
+                        policy=sample.get("policy", policy),
+                        text=text,
+                        token_count=sample["token_count"],
+                        finished=sample["finished"] and not clipped,  # what is stored did not end
+                        generation=generation,
+                    )
                 )
-                for sample in (pair.first, pair.second)
-            ]
             comparisons.append(
                 Comparison.objects.create(
                     project=project,

@@ -9,26 +9,77 @@ fails on text that got stored before these checks existed.
 from __future__ import annotations
 
 import re
-
-from django.conf import settings
+from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def text_problem(text: str, max_bytes: int) -> str | None:
-    """Why `text` cannot be stored (in words), or None."""
+def utf8_size(text: str) -> int:
+    """Bytes of `text` in UTF-8; a lone surrogate counts as the 3 bytes it would take."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def text_problem(text: str, max_bytes: int | None = None) -> str | None:
+    """Why `text` cannot be stored (in words, to follow "field 'x': "), or None.
+
+    `max_bytes` is the project's limit for this kind of text (Project.max_*_bytes); None checks
+    only that the text is storable (no NUL, valid Unicode).
+    """
     if "\x00" in text:
         return "contains a NUL character"
     if _SURROGATE.search(text):
         return "contains a lone UTF-16 surrogate (not valid Unicode)"
-    size = len(text.encode("utf-8"))
-    if size > max_bytes:
-        return f"is {size:,} bytes; the limit is {max_bytes:,}"
+    if max_bytes is not None:
+        size = utf8_size(text)
+        if size > max_bytes:
+            return f"{size:,} bytes, the project's limit is {max_bytes:,}"
     return None
 
 
-def max_prompt_bytes() -> int:
-    return settings.PREFLOOP_MAX_PROMPT_BYTES
+ROLES = ("system", "user", "assistant")
+
+
+def conversation_problem(conversation: Any, max_bytes: int, one_field: str = "") -> tuple[str, str] | None:
+    """(field, why) for the first thing wrong with a prompt's conversation, or None.
+
+    Each message must be {"role", "content": str} with storable content, the last one the user's,
+    and all their text together within the project's `max_prompt_bytes` (the annotate page
+    shows every message). A one-message conversation that came as a plain prompt names its
+    field `one_field` (an import's "prompt").
+    """
+    if not isinstance(conversation, list) or not conversation:
+        return "conversation", "must be a non-empty list of messages"
+    for index, message in enumerate(conversation):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            return f"conversation[{index}]", 'must be {"role": "system"|"user"|"assistant", "content": "..."}'
+    if conversation[-1]["role"] != "user":
+        return "conversation", "must end with a user message"
+    fields = [one_field] if one_field else [f"conversation[{i}].content" for i in range(len(conversation))]
+    for field, message in zip(fields, conversation):
+        problem = text_problem(message["content"])
+        if problem:
+            return field, problem
+    problem = text_problem("".join(m["content"] for m in conversation), max_bytes)
+    if problem:  # one message: its field; several: their text together is what is too long
+        return (fields[0] if len(fields) == 1 else "conversation"), problem
+    return None
+
+
+def clip_to_bytes(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` in UTF-8, at a character boundary, with a visible marker
+    saying so; `text` itself when it fits."""
+    size = utf8_size(text)
+    if size <= max_bytes:
+        return text
+    marker = f"\n\n[clipped by prefloop: {size:,} bytes, the project's limit is {max_bytes:,}]"
+    room = max(0, max_bytes - utf8_size(marker))
+    # decode(errors="ignore") drops the partial character a byte cut may leave at the end.
+    kept = text.encode("utf-8", "surrogatepass")[:room].decode("utf-8", "ignore")
+    return (kept + marker).encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def renderable(text: str) -> str:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -23,11 +24,18 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
+# Sessions, CSRF tokens and password-reset links are signed with SECRET_KEY: a known key lets
+# anyone forge them, so without DEBUG there is no fallback. `make run` keeps a generated one in
+# var/secret_key; the tests set their own (tests/conftest.py).
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and os.environ.get("PREFLOOP_REQUIRE_SECRET_KEY"):
-        raise RuntimeError("SECRET_KEY must be set in production")
-    SECRET_KEY = "insecure-dev-key-set-SECRET_KEY-in-production"
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY to a long random string, e.g. "
+            "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+            "or DEBUG=1 for local development only."
+        )
+    SECRET_KEY = "insecure-dev-key-DEBUG-only"
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -194,9 +202,7 @@ PREFLOOP_RECOVERY_SECONDS = float(
     os.environ.get("PREFLOOP_RECOVERY_SECONDS", str(min(60.0, PREFLOOP_STALE_AFTER / 4)))
 )
 
-# Annotation
-# Longest prompt message accepted on import, in UTF-8 bytes (a 50 MB prompt makes a 50 MB page).
-PREFLOOP_MAX_PROMPT_BYTES = int(os.environ.get("PREFLOOP_MAX_PROMPT_BYTES", str(32 * 1024)))
+# Annotation (text size limits are per project: Project.max_prompt_bytes and friends, admin)
 ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "900"))
 
 LOGGING = {

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from webapp.annotation.models import Judgment
 from webapp.catalog.models import Prompt
-from webapp.catalog.text import max_prompt_bytes, text_problem
+from webapp.catalog.text import conversation_problem, text_problem, utf8_size
 from webapp.projects.models import Project
 
 PAIR_CHOICES = (Judgment.Choice.A, Judgment.Choice.B)
@@ -120,11 +120,15 @@ class PromptImportError(ValueError):
     """Bad input in an import file; the message names the line and field."""
 
 
+def _field_error(line_number: int, field: str, problem: str) -> PromptImportError:
+    return PromptImportError(f"line {line_number}, field '{field}': {problem}")
+
+
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _parse_prompt_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
+def _decode_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
@@ -140,45 +144,54 @@ def _parse_prompt_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
         raise PromptImportError(f"line {line_number}: JSON nested too deeply") from exc
     if not isinstance(row, dict):
         raise PromptImportError(f"line {line_number}: expected a JSON object")
+    return row
+
+
+def _conversation(line_number: int, row: dict[str, Any], max_bytes: int) -> list[dict[str, str]]:
+    """The row's prompt as a conversation, checked by catalog.text.conversation_problem."""
+    one_field = ""
     if "prompt" in row and "conversation" not in row:
-        if not isinstance(row["prompt"], str) or not row["prompt"].strip():
-            raise PromptImportError(f"line {line_number}: field 'prompt' must be a non-empty string")
-        row["conversation"] = [{"role": "user", "content": row.pop("prompt")}]
-    conversation = row.get("conversation")
-    if not isinstance(conversation, list) or not conversation:
-        raise PromptImportError(
-            f"line {line_number}: field 'conversation' must be a non-empty list of messages"
-        )
-    for index, message in enumerate(conversation):
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in {"system", "user", "assistant"}
-            or not isinstance(message.get("content"), str)
-        ):
-            raise PromptImportError(
-                f"line {line_number}: field 'conversation[{index}]' must be "
-                '{"role": "system"|"user"|"assistant", "content": "..."}'
-            )
-    if conversation[-1]["role"] != "user":
-        raise PromptImportError(f"line {line_number}: field 'conversation' must end with a user message")
-    for index, message in enumerate(conversation):
-        problem = text_problem(message["content"], max_prompt_bytes())
-        if problem:
-            raise PromptImportError(f"line {line_number}: field 'conversation[{index}].content' {problem}")
+        prompt = row.pop("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise _field_error(line_number, "prompt", "must be a non-empty string")
+        row["conversation"], one_field = [{"role": "user", "content": prompt}], "prompt"
+    found = conversation_problem(row.get("conversation"), max_bytes, one_field)
+    if found:
+        raise _field_error(line_number, *found)
+    return row["conversation"]
+
+
+def _metadata_problem(value: Any) -> str | None:
+    """Why a JSON value cannot be stored (PostgreSQL's jsonb refuses NUL), or None."""
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list):
+        return next((p for p in map(_metadata_problem, value) if p), None)
+    return None
+
+
+def _parse_prompt_line(line_number: int, raw: str | bytes, max_bytes: int) -> dict[str, Any]:
+    row = _decode_line(line_number, raw)
+    conversation = _conversation(line_number, row, max_bytes)
     split = row.get("split", Prompt.Split.TRAIN)
     if split not in Prompt.Split.values:
-        raise PromptImportError(
-            f"line {line_number}: field 'split' must be one of {', '.join(Prompt.Split.values)}"
-        )
+        raise _field_error(line_number, "split", f"must be one of {', '.join(Prompt.Split.values)}")
     metadata = row.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise PromptImportError(f"line {line_number}: field 'metadata' must be an object")
-    return {
-        "conversation": conversation,
-        "split": split,
-        "source": str(row.get("source", ""))[:200],
-        "metadata": metadata,
-    }
+        raise _field_error(line_number, "metadata", "must be an object")
+    problem = _metadata_problem(metadata)
+    size = utf8_size(json.dumps(metadata, ensure_ascii=False))
+    if not problem and size > max_bytes:  # never shown, but stored with the prompt: its limit
+        problem = f"{size:,} bytes as JSON, the project's limit is {max_bytes:,}"
+    if problem:
+        raise _field_error(line_number, "metadata", problem)
+    source = str(row.get("source", ""))[:200]
+    problem = text_problem(source)
+    if problem:
+        raise _field_error(line_number, "source", problem)
+    return {"conversation": conversation, "split": split, "source": source, "metadata": metadata}
 
 
 def import_prompts(project: Project, lines: Iterable[str | bytes] | IO, source: str = "") -> int:
@@ -186,12 +199,13 @@ def import_prompts(project: Project, lines: Iterable[str | bytes] | IO, source: 
     all or nothing.
 
     Each line: {"prompt": "..."} or {"conversation": [{role, content}, ...]}, optional "split"
-    (train/eval), "source", "metadata". Every line is validated before anything is written.
+    (train/eval), "source", "metadata". Every line is validated before anything is written:
+    valid Unicode without NUL, and within the project's `max_prompt_bytes`.
     """
     rows = []
     for line_number, raw in enumerate(lines, start=1):
         if raw.strip():
-            row = _parse_prompt_line(line_number, raw)
+            row = _parse_prompt_line(line_number, raw, project.max_prompt_bytes)
             row["source"] = row["source"] or source
             rows.append(Prompt(project=project, **row))
     with transaction.atomic():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from webapp.projects.roles import Role
@@ -29,6 +30,23 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, through="Membership", blank=True, related_name="projects"
     )
     created = models.DateTimeField(auto_now_add=True)
+    # Size limits in UTF-8 bytes: what one page may have to serve (a 50 MB prompt made a 52 MB
+    # annotate page). Enforced where text enters: webapp/catalog/text.py's checks, one code path.
+    max_prompt_bytes = models.PositiveIntegerField(
+        default=32 * 1024,
+        validators=[MinValueValidator(256)],
+        help_text="Longest prompt an import accepts (all its messages' text), in UTF-8 bytes.",
+    )
+    max_response_bytes = models.PositiveIntegerField(
+        default=64 * 1024,
+        validators=[MinValueValidator(256)],
+        help_text="Longest generated response stored; a longer one is clipped with a visible marker.",
+    )
+    max_reason_bytes = models.PositiveIntegerField(
+        default=5 * 1024,
+        validators=[MinValueValidator(1)],
+        help_text="Longest reason an annotator may write with a judgment, in UTF-8 bytes.",
+    )
 
     class Meta:
         permissions = [("export_preferences", "Can export preference data")]
