@@ -207,22 +207,26 @@ def next_assignment(
 
 
 def _lease(project: Project, user: AbstractBaseUser, now: datetime) -> Assignment | None:
-    with transaction.atomic():
-        comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=False, staff=user.is_staff)
-        if comparison_id is None and connection.vendor == "postgresql":
-            # Every candidate may be locked by a concurrent leaser (SKIP LOCKED): then wait for the
-            # first one's lock, held for the milliseconds of one leasing transaction; the row is
-            # re-checked once locked. Waiting beats telling an annotator there is no work.
-            comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=True, staff=user.is_staff)
-        if comparison_id is None:
-            return None
-        lease = Assignment.objects.create(
-            comparison_id=comparison_id,
-            annotator=user,
-            swapped=_rng.random() < 0.5,
-            expires=_lease_expiry(now),
-        )
-    return Assignment.objects.select_related(*_WITH_TEXTS).get(pk=lease.pk)
+    # Every candidate may be locked by a concurrent leaser (SKIP LOCKED): then, on PostgreSQL, wait
+    # for the first one's lock, held for the milliseconds of one leasing transaction, and take it
+    # if it still has a slot. Waiting beats telling an annotator there is no work. The wait runs in
+    # a transaction of its own: a row that the skipping try locked but found full stays locked
+    # until its transaction ends, and waiting while holding it, out of queue order, deadlocked
+    # leasers against each other (tests/annotation/test_queue_concurrency_postgres.py).
+    tries = (False, True) if connection.vendor == "postgresql" else (False,)
+    for wait in tries:
+        with transaction.atomic():
+            comparison_id = queue_sql.take_slot(project.pk, user.pk, wait=wait, staff=user.is_staff)
+            if comparison_id is None:
+                continue
+            lease = Assignment.objects.create(
+                comparison_id=comparison_id,
+                annotator=user,
+                swapped=_rng.random() < 0.5,
+                expires=_lease_expiry(now),
+            )
+        return Assignment.objects.select_related(*_WITH_TEXTS).get(pk=lease.pk)
+    return None
 
 
 def _now() -> datetime:
