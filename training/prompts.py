@@ -26,11 +26,27 @@ def _drop_open_turn(conversation: Conversation) -> Conversation:
 ROLES = ("system", "user", "assistant")
 
 
+def conversation_problem(conversation: Any, field: str = "conversation") -> tuple[str, str] | None:
+    """(field, why) for the first thing wrong with a prompt conversation's shape, or None: a
+    non-empty list of {"role", "content": str} messages that ends with the user's turn."""
+    if not isinstance(conversation, list) or not conversation:
+        return field, "must be a non-empty list of messages"
+    for index, message in enumerate(conversation):
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ROLES
+            or not isinstance(message.get("content"), str)
+        ):
+            return f"{field}[{index}]", 'must be {"role": "system"|"user"|"assistant", "content": "..."}'
+    if conversation[-1]["role"] != "user":
+        return field, "must end with a user message"
+    return None
+
+
 def prompt_conversation(row: dict[str, Any], where: str) -> Conversation:
-    """The prompt conversation of one row, whatever the row's format, checked: a non-empty list of
-    {"role", "content"} messages that ends with the user's turn. The one reader of prompt rows:
-    prompt import in the web (which adds its text and size checks) and the CLI both use it;
-    `where` ("line 3") starts every error message."""
+    """The prompt conversation of one row, whatever the row's format, its shape checked. The one
+    reader of prompt rows: the web's prompt import (which adds its text and size checks) and the
+    CLI both use it; `where` ("line 3") starts every error message."""
     from training.data import parse_hh
 
     if "conversation" in row:
@@ -40,7 +56,7 @@ def prompt_conversation(row: dict[str, Any], where: str) -> Conversation:
     elif "prompt" in row:
         prompt = row["prompt"]
         if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError(f"{where}: field 'prompt' must be a non-empty string")
+            raise ValueError(f"{where}, field 'prompt': must be a non-empty string")
         if prompt.startswith("\n\nHuman:"):  # HH-style prompt text, open assistant turn at the end
             conversation, field = _drop_open_turn(parse_hh(prompt)), "prompt"
         else:
@@ -53,20 +69,9 @@ def prompt_conversation(row: dict[str, Any], where: str) -> Conversation:
         raise ValueError(
             f"{where}: no prompt found (expected a 'prompt', 'conversation' or HH 'chosen' field)"
         )
-    if not isinstance(conversation, list) or not conversation:
-        raise ValueError(f"{where}: field '{field}' must be a non-empty list of messages")
-    for index, message in enumerate(conversation):
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ROLES
-            or not isinstance(message.get("content"), str)
-        ):
-            raise ValueError(
-                f"{where}: field '{field}[{index}]' must be "
-                '{"role": "system"|"user"|"assistant", "content": "..."}'
-            )
-    if conversation[-1]["role"] != "user":
-        raise ValueError(f"{where}: field '{field}' must end with a user message")
+    found = conversation_problem(conversation, field)
+    if found:
+        raise ValueError(f"{where}, field '{found[0]}': {found[1]}")
     return conversation
 
 

@@ -103,3 +103,16 @@ def test_invalid_utf8_names_the_line(project, tmp_path):
     with pytest.raises(CommandError, match=r"line 2: not valid UTF-8 \(byte 16\); nothing was imported"):
         call_command("import_prompts", "--project", "p", str(path))
     assert not Prompt.objects.exists()
+
+
+def test_imports_the_prompts_of_a_preference_export(project, tmp_path):
+    """Prompt rows are read by training.prompts, the CLI's reader: a TRL or HH-RLHF export imports."""
+    from training.data import PreferenceRecord, write_hh, write_trl_conversational
+
+    prompt = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    prompt.append({"role": "user", "content": "name a fruit"})
+    records = [PreferenceRecord(prompt=prompt, chosen="pear", rejected="rock")]
+    for writer in (write_trl_conversational, write_hh):
+        path = writer(records, tmp_path / f"{writer.__name__}.jsonl")
+        assert import_prompts(project, path.read_text().splitlines()) == 1
+    assert [p.conversation for p in Prompt.objects.order_by("id")] == [prompt, prompt]

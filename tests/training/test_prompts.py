@@ -78,13 +78,13 @@ def test_a_prompt_text_that_starts_with_a_bracket_is_text(tmp_path):
 @pytest.mark.parametrize(
     "row, message",
     [
-        ({"prompt": "  "}, "line 1: field 'prompt' must be a non-empty string"),
-        ({"conversation": []}, "line 1: field 'conversation' must be a non-empty list"),
-        ({"conversation": [{"role": "bot", "content": "x"}]}, "line 1: field 'conversation[0]' must be"),
-        ({"prompt": [{"role": "user", "content": 3}]}, "line 1: field 'prompt[0]' must be"),
+        ({"prompt": "  "}, "line 1, field 'prompt': must be a non-empty string"),
+        ({"conversation": []}, "line 1, field 'conversation': must be a non-empty list"),
+        ({"conversation": [{"role": "bot", "content": "x"}]}, "line 1, field 'conversation[0]': must be"),
+        ({"prompt": [{"role": "user", "content": 3}]}, "line 1, field 'prompt[0]': must be"),
         (
             {"conversation": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]},
-            "line 1: field 'conversation' must end with a user message",
+            "line 1, field 'conversation': must end with a user message",
         ),
     ],
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from training.prompts import conversation_problem as shape_problem
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -36,28 +38,17 @@ def text_problem(text: str, max_bytes: int | None = None) -> str | None:
     return None
 
 
-ROLES = ("system", "user", "assistant")
-
-
 def conversation_problem(conversation: Any, max_bytes: int, one_field: str = "") -> tuple[str, str] | None:
     """(field, why) for the first thing wrong with a prompt's conversation, or None.
 
-    Each message must be {"role", "content": str} with storable content, the last one the user's,
-    and all their text together within the project's `max_prompt_bytes` (the annotate page
-    shows every message). A one-message conversation that came as a plain prompt names its
-    field `one_field` (an import's "prompt").
+    Its shape as training.prompts checks it, then storable content in each message, and all
+    their text together within the project's `max_prompt_bytes` (the annotate page shows every
+    message). A one-message conversation that came as a plain prompt names its field
+    `one_field` (an import's "prompt").
     """
-    if not isinstance(conversation, list) or not conversation:
-        return "conversation", "must be a non-empty list of messages"
-    for index, message in enumerate(conversation):
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ROLES
-            or not isinstance(message.get("content"), str)
-        ):
-            return f"conversation[{index}]", 'must be {"role": "system"|"user"|"assistant", "content": "..."}'
-    if conversation[-1]["role"] != "user":
-        return "conversation", "must end with a user message"
+    found = shape_problem(conversation)
+    if found:
+        return found
     fields = [one_field] if one_field else [f"conversation[{i}].content" for i in range(len(conversation))]
     for field, message in zip(fields, conversation):
         problem = text_problem(message["content"])

@@ -12,6 +12,7 @@ from typing import IO, Any, Iterable
 from django.conf import settings
 from django.db import transaction
 
+from training.prompts import prompt_conversation
 from webapp.annotation.models import Judgment
 from webapp.catalog.models import Prompt
 from webapp.catalog.text import conversation_problem, text_problem, utf8_size
@@ -148,17 +149,17 @@ def _decode_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
 
 
 def _conversation(line_number: int, row: dict[str, Any], max_bytes: int) -> list[dict[str, str]]:
-    """The row's prompt as a conversation, checked by catalog.text.conversation_problem."""
-    one_field = ""
-    if "prompt" in row and "conversation" not in row:
-        prompt = row.pop("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise _field_error(line_number, "prompt", "must be a non-empty string")
-        row["conversation"], one_field = [{"role": "user", "content": prompt}], "prompt"
-    found = conversation_problem(row.get("conversation"), max_bytes, one_field)
+    """The row's prompt as a conversation: any row training.prompts reads (prefloop's own, TRL's
+    prompt lists, HH-RLHF text), then checked by catalog.text.conversation_problem."""
+    try:
+        conversation = prompt_conversation(row, f"line {line_number}")
+    except ValueError as exc:
+        raise PromptImportError(str(exc)) from exc
+    one_field = "prompt" if isinstance(row.get("prompt"), str) and "conversation" not in row else ""
+    found = conversation_problem(conversation, max_bytes, one_field if len(conversation) == 1 else "")
     if found:
         raise _field_error(line_number, *found)
-    return row["conversation"]
+    return conversation
 
 
 def _metadata_problem(value: Any) -> str | None:
