@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from tests import platform_factories as factories
+from tests.browser.pages import login
 from webapp.annotation.models import Assignment, Judgment
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,14 +50,6 @@ def setup_project(transactional_db, settings):
     return project, user, comparisons
 
 
-def _login(page, live_server, next_url: str) -> None:
-    page.goto(f"{live_server.url}/login/?next={next_url}")
-    page.fill("input[name=username]", "ann")
-    page.fill("input[name=password]", factories.PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-
-
 def _open(user) -> Assignment:
     return Assignment.objects.get(annotator=user, completed__isnull=True)
 
@@ -80,7 +73,7 @@ def test_judge_by_keyboard(page, live_server, setup_project):
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     annotate_url = f"/p/{project.slug}/annotate/"
-    _login(page, live_server, annotate_url)
+    login(page, live_server, annotate_url)
     assert page.url == f"{live_server.url}{annotate_url}"
 
     # Pair 1: hostile model output is shown as text and never runs.

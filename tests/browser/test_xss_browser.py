@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from tests import learning_factories as learned
 from tests import platform_factories as factories
+from tests.browser.pages import login
 from webapp.annotation.models import Assignment
 from webapp.catalog.models import PolicyVersion
 
@@ -158,14 +159,6 @@ def csp_off_page(browser, live_server):
     context.close()
 
 
-def _login(page, live_server, next_url: str) -> None:
-    page.goto(f"{live_server.url}/login/?next={next_url}")
-    page.fill("input[name=username]", "ann")
-    page.fill("input[name=password]", factories.PASSWORD)
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-
-
 def test_the_payloads_run_when_rendered_as_html(csp_off_page):
     """The control: the same payloads, written into a page as HTML, do run, and are seen."""
     page = csp_off_page
@@ -190,7 +183,7 @@ def test_prompts_responses_and_guidelines_on_the_annotate_page(csp_off_page, liv
     )
     watch = Watch(page)
     url = f"/p/{project.slug}/annotate/"
-    _login(page, live_server, url)
+    login(page, live_server, url)
     assert page.url == f"{live_server.url}{url}"
     watch.check("the annotate page")
 
@@ -218,7 +211,7 @@ def test_sample_answers_on_the_round_and_policies_pages(csp_off_page, live_serve
     project, _ = hostile
     page = csp_off_page
     watch = Watch(page)
-    _login(page, live_server, f"/p/{project.slug}/rounds/1/")
+    login(page, live_server, f"/p/{project.slug}/rounds/1/")
     for url in (f"/p/{project.slug}/rounds/1/", f"/p/{project.slug}/policies/"):
         page.goto(f"{live_server.url}{url}")
         watch.check(url)
@@ -233,7 +226,7 @@ def test_reasons_that_come_back_to_the_annotator(csp_off_page, live_server, host
     page = csp_off_page
     watch = Watch(page)
     url = f"/p/{project.slug}/annotate/"
-    _login(page, live_server, url)
+    login(page, live_server, url)
     reason = " ".join(source.replace("\n", " ") for _, source in PAYLOADS)
 
     # 409: the lease ran out while they typed; the message keeps the reason to copy.
