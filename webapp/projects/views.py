@@ -120,7 +120,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
         return _settings_page(request, project, form, status=400)
     changed = services.update_settings(project, form.cleaned_data)
     if changed:
-        labels = ", ".join(str(form.fields[name].label).lower() for name in changed)
+        labels = ", ".join(str(form[name].label).lower() for name in changed)
         messages.success(request, f"Settings saved ({labels}).")
     else:
         messages.info(request, "Nothing to save: the settings were already these.")
