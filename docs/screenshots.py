@@ -1,5 +1,5 @@
 """Screenshots of the round pages for the docs: docs/img/round-learning.png, policy-versions.png,
-round-failed.png.
+round-failed.png; and of the project's settings page refusing a misspelt key, project-settings.png.
 
 With `--database`, a copy of a real SQLite database is served: the one `benchmarks.closed_loop`
 leaves per rule (var/bench/closed_loop/auto/<rule>/db.sqlite3), whose rounds, curves, samples and
@@ -305,6 +305,14 @@ def shoot(base: str, slug: str, chromium: str, out: Path, done: int, failed: int
             page.wait_for_selector("[data-testid=retry-round]")
             saved.append(out / "round-failed.png")
             page.screenshot(path=str(saved[-1]), clip={"x": 0, "y": 0, "width": 1280, "height": 520})
+
+            # The settings page refusing a misspelt training key: the error is on its field.
+            page.goto(f"{base}/p/{slug}/settings/")
+            page.fill("#id_training_config", '{\n  "ppo": {"kl_coeff": 0.05}\n}')
+            page.click("[data-testid=save-settings]")
+            page.wait_for_selector("[data-testid=error-training_config]")
+            saved.append(out / "project-settings.png")
+            page.screenshot(path=str(saved[-1]), full_page=True)
         finally:
             browser.close()
     return saved

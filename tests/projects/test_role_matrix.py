@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import F
 from django.test import Client
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from tests import platform_factories as factories
 from webapp.annotation.models import Assignment, Comparison, Judgment
-from webapp.catalog.models import PolicyVersion
+from webapp.catalog.models import PolicyVersion, Prompt
 from webapp.config import urls as root_urls
 from webapp.projects.models import Membership, Project
 from webapp.projects.roles import ACTIONS, ANONYMOUS, NON_MEMBER, STAFF, WITH_EXPORT_PERMISSION, Role
@@ -155,9 +156,23 @@ def url_for(world: World, name: str, identity: Identity) -> str:
     return reverse(name, kwargs=kwargs)
 
 
+SETTINGS_POST = {
+    "name": "Renamed",
+    "guidelines": "New guidelines.",
+    "overlap": "2",
+    "max_prompt_bytes": "4096",
+    "max_response_bytes": "8192",
+    "max_reason_bytes": "512",
+    "training_config": '{"reward": {"epochs": 2}}',
+}
 POSTED = {
     "annotation:submit": {"choice": "left", "strength": "2", "reason": "", "seconds_spent": "3"},
     "projects:members": {"action": "add", "username": "newcomer", "role": Role.VIEWER.value},
+    "projects:settings": SETTINGS_POST,
+    # A callable: an uploaded file is read once, and each identity posts its own.
+    "datasets:import_prompts": lambda: {
+        "file": SimpleUploadedFile("new.jsonl", b'{"prompt": "imported?"}\n', "application/jsonl")
+    },
     "login": {"username": "nobody", "password": "wrong password"},
 }
 
@@ -172,6 +187,8 @@ def snapshot(project: Project) -> tuple:
         sorted(TrainingRound.objects.values_list("pk", "state", "attempt")),
         sorted(PolicyVersion.objects.values_list("pk", "status")),
         project.active_policy_id,
+        Prompt.objects.count(),
+        [getattr(project, name) for name in SETTINGS_POST],
     )
 
 
@@ -183,7 +200,8 @@ def is_login_redirect(response) -> bool:
 def ask(client: Client, method: str, url: str, name: str):
     if method == "GET":
         return client.get(url)
-    return client.post(url, POSTED.get(name, {}))
+    data = POSTED.get(name, {})
+    return client.post(url, data() if callable(data) else data)
 
 
 @pytest.mark.parametrize(("name", "method"), CASES, ids=[f"{m} {n}" for n, m in CASES])
@@ -242,3 +260,10 @@ def test_allowed_posts_do_what_they_say(client, tmp_path):
     client.post(url_for(world, "catalog:activate", WHO["project admin"]))
     world.project.refresh_from_db()
     assert world.project.active_policy.number == 1
+    client.post(url_for(world, "projects:settings", WHO["project admin"]), POSTED["projects:settings"])
+    world.project.refresh_from_db()
+    assert (world.project.name, world.project.training_config) == ("Renamed", {"reward": {"epochs": 2}})
+    client.post(
+        url_for(world, "datasets:import_prompts", WHO["project admin"]), POSTED["datasets:import_prompts"]()
+    )
+    assert Prompt.objects.get(project=world.project, source="new.jsonl").last_user_message == "imported?"

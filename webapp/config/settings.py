@@ -202,8 +202,13 @@ PREFLOOP_RECOVERY_SECONDS = float(
     os.environ.get("PREFLOOP_RECOVERY_SECONDS", str(min(60.0, PREFLOOP_STALE_AFTER / 4)))
 )
 
-# Annotation (text size limits are per project: Project.max_prompt_bytes and friends, admin)
+# Annotation (text size limits are per project: Project.max_prompt_bytes and friends, on the
+# project's settings page and in the admin)
 ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "900"))
+
+# The prompt import page reads at most this many bytes of JSON lines (uploaded, and unpacked when
+# gzip-compressed), all held in memory until the one INSERT; manage.py import_prompts has no cap.
+PREFLOOP_MAX_IMPORT_BYTES = int(os.environ.get("PREFLOOP_MAX_IMPORT_BYTES", str(32 * 1024 * 1024)))
 
 LOGGING = {
     "version": 1,

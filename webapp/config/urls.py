@@ -15,6 +15,6 @@ urlpatterns = [
     path("p/<slug:slug>/annotate/", include("webapp.annotation.urls")),
     path("p/<slug:slug>/rounds/", include("webapp.rounds.urls")),
     path("p/<slug:slug>/policies/", include("webapp.catalog.urls")),
-    path("p/<slug:slug>/export/", include("webapp.datasets.urls")),
+    path("p/<slug:slug>/", include("webapp.datasets.urls")),  # export/, prompts/import/
     path("healthz", project_views.healthz, name="healthz"),
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 
 from django.conf import settings
 from django.db import transaction
@@ -212,6 +214,44 @@ def import_prompts(project: Project, lines: Iterable[str | bytes] | IO, source: 
     with transaction.atomic():
         Prompt.objects.bulk_create(rows)
     return len(rows)
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _capped_lines(handle: IO[bytes], max_bytes: int, what: str) -> Iterator[bytes]:
+    """The lines of `handle`, raising PromptImportError (with the line) once they pass `max_bytes`
+    in all: a .gz can unpack to far more than was uploaded, and one line is never read whole
+    past the cap."""
+    total, line_number = 0, 0
+    while True:
+        try:
+            line = handle.readline(max_bytes - total + 1)
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            raise PromptImportError(f"line {line_number + 1}: the file is not valid gzip ({exc})") from exc
+        if not line:
+            return
+        line_number += 1
+        total += len(line)
+        if total > max_bytes:
+            raise PromptImportError(
+                f"line {line_number}: the file is over {max_bytes:,} bytes{what}, this page's limit; "
+                "split it, or import it with `manage.py import_prompts`"
+            )
+        yield line
+
+
+def import_prompt_file(project: Project, handle: IO[bytes], name: str, max_bytes: int) -> int:
+    """Import an uploaded JSON lines file, gzip-compressed or not (told by its first bytes, not its
+    name), all or nothing; at most `max_bytes` of JSON lines. Bytes go to import_prompts as they
+    are, so a bad byte names its line. Each prompt's source is the file's name."""
+    compressed = handle.read(2) == GZIP_MAGIC
+    handle.seek(0)
+    lines = gzip.GzipFile(fileobj=handle, mode="rb") if compressed else handle
+    source = "".join(ch for ch in name if ch.isprintable())[:200]
+    return import_prompts(
+        project, _capped_lines(lines, max_bytes, " uncompressed" if compressed else ""), source=source
+    )
 
 
 # format name -> (training.data writer, file suffix, what it is)

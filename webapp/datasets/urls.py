@@ -4,5 +4,6 @@ from webapp.datasets import views
 
 app_name = "datasets"
 urlpatterns = [
-    path("", views.export, name="export"),
+    path("export/", views.export, name="export"),
+    path("prompts/import/", views.import_prompts, name="import_prompts"),
 ]

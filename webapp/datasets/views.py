@@ -1,16 +1,25 @@
-"""Export preference data from the browser in any supported format."""
+"""Export preference data from the browser in any supported format; import prompts into it."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods
 
+from webapp.catalog.models import Prompt
 from webapp.datasets import services
-from webapp.projects.permissions import Capabilities, can_export, project_for
+from webapp.datasets.forms import PromptImportForm
+from webapp.projects.models import Project
+from webapp.projects.permissions import Capabilities, can_export, can_import_prompts, project_for
 
 
 @login_required
@@ -37,3 +46,75 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
         )
         handle = open(path, "rb")  # stays readable after the directory is removed (POSIX)
     return FileResponse(handle, as_attachment=True, filename=path.name)
+
+
+class CappedUploadHandler(FileUploadHandler):
+    """Stops storing an upload once it passes `max_bytes` (the rest of the body is read and
+    dropped): an oversized file is refused without first landing on the disk whole."""
+
+    def __init__(self, request: HttpRequest, max_bytes: int) -> None:
+        super().__init__(request)
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.received += len(raw_data)
+        if self.received > self.max_bytes:
+            self.exceeded = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler (Django's) makes the file
+
+
+def _import_page(
+    request: HttpRequest, project: Project, form: PromptImportForm, error: str = "", status: int = 200
+) -> HttpResponse:
+    splits = dict(Prompt.objects.filter(project=project).values_list("split").annotate(n=Count("id")))
+    context = {
+        "project": project,
+        "can": Capabilities(request.user, project),
+        "form": form,
+        "error": error,
+        "splits": splits,
+        "total": sum(splits.values()),
+        "max_bytes": settings.PREFLOOP_MAX_IMPORT_BYTES,
+    }
+    return render(request, "datasets/import.html", context, status=status)
+
+
+@csrf_exempt  # checked by csrf_protect below, once the upload's handler is in place (Django's way)
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def import_prompts(request: HttpRequest, slug: str) -> HttpResponse:
+    """Upload a JSON lines file of prompts; all or nothing. Refused before the body is read when
+    the user may not; a bad line, a bad file or one too large imports nothing and says why (400,
+    413)."""
+    project = project_for(request.user, slug, check=can_import_prompts)
+    cap = CappedUploadHandler(request, settings.PREFLOOP_MAX_IMPORT_BYTES)
+    request.upload_handlers.insert(0, cap)
+    return _import_prompts(request, project, cap)
+
+
+@csrf_protect
+def _import_prompts(request: HttpRequest, project: Project, cap: CappedUploadHandler) -> HttpResponse:
+    if request.method != "POST":
+        return _import_page(request, project, PromptImportForm())
+    form = PromptImportForm(request.POST, request.FILES)
+    if cap.exceeded:
+        limit = f"{settings.PREFLOOP_MAX_IMPORT_BYTES:,}"
+        error = (
+            f"the file is over {limit} bytes, this page's limit; split it, or use `manage.py import_prompts`"
+        )
+        return _import_page(request, project, PromptImportForm(), f"Nothing was imported: {error}.", 413)
+    if not form.is_valid():
+        return _import_page(request, project, form, "Nothing was imported: choose a file.", 400)
+    upload = form.cleaned_data["file"]
+    try:
+        count = services.import_prompt_file(project, upload, upload.name, settings.PREFLOOP_MAX_IMPORT_BYTES)
+    except services.PromptImportError as exc:
+        return _import_page(request, project, PromptImportForm(), f"Nothing was imported: {exc}.", 400)
+    messages.success(request, f"Imported {count} prompt{'s' if count != 1 else ''} from {upload.name}.")
+    return redirect("datasets:import_prompts", slug=project.slug)

@@ -74,6 +74,8 @@ can_manage_rounds = _check("manage_rounds")
 can_manage_policies = _check("manage_policies")
 can_manage_members = _check("manage_members")
 can_see_tracebacks = _check("see_tracebacks")
+can_edit_settings = _check("edit_settings")
+can_import_prompts = _check("import_prompts")
 
 
 class Capabilities(Mapping[str, bool]):

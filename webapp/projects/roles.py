@@ -135,8 +135,18 @@ ACTIONS: dict[str, Action] = {
         "see a failed round's traceback (others: its first line)",
         _row(STAFF),
     ),
+    "edit_settings": Action(
+        "edit the project's settings: name, guidelines, overlap, size limits, training config",
+        _row(*MANAGERS),
+        {"projects:settings": ("GET", "POST")},
+    ),
+    "import_prompts": Action(
+        "import prompts (a JSON lines file)",
+        _row(*MANAGERS),
+        {"datasets:import_prompts": ("GET", "POST")},
+    ),
     "operate": Action(
-        "edit settings and import prompts (Django admin, `manage.py`)",
+        "the rest of the Django admin (slug, base model, users), `manage.py`",
         _row(STAFF),
     ),
 }

@@ -141,3 +141,31 @@ def remove_member(project: Project, user_id: int, by: AbstractBaseUser) -> Membe
         _keep_an_admin(project, membership, by, "user")
         membership.delete()
     return membership
+
+
+# --- settings --------------------------------------------------------------------------------
+
+SETTINGS_FIELDS = (
+    "name",
+    "guidelines",
+    "overlap",
+    "max_prompt_bytes",
+    "max_response_bytes",
+    "max_reason_bytes",
+    "training_config",
+)
+
+
+def update_settings(project: Project, values: dict[str, Any]) -> list[str]:
+    """Write the settings page's fields (the form's cleaned data) and no others; the names of
+    those that changed.
+
+    An UPDATE of these columns only, not `project.save()`: the whole row, as read when the
+    request began, would put back an active_policy that a deploy changed in the meantime."""
+    fields = [name for name in SETTINGS_FIELDS if name in values]
+    with transaction.atomic():
+        current = Project.objects.select_for_update().values(*fields).get(pk=project.pk)
+        changed = [name for name in fields if current[name] != values[name]]
+        if changed:
+            Project.objects.filter(pk=project.pk).update(**{name: values[name] for name in changed})
+    return changed

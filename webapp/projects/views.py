@@ -1,6 +1,9 @@
-"""Project list, project page (queue state, policy versions, rounds, start button), members page."""
+"""Project list, project page (queue state, policy versions, rounds, start button), members and
+settings pages."""
 
 from __future__ import annotations
+
+import copy
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,10 +13,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from webapp.projects import services
-from webapp.projects.forms import FORMS, AddMemberForm, first_error
+from webapp.projects.forms import FORMS, AddMemberForm, ProjectSettingsForm, first_error
 from webapp.projects.models import Project
 from webapp.projects.permissions import (
     Capabilities,
+    can_edit_settings,
     can_manage_members,
     can_view,
     project_for,
@@ -92,6 +96,35 @@ def _apply(request: HttpRequest, project: Project) -> str:
         return f"{changed.user.get_username()} is now {changed.get_role_display()}."
     removed = services.remove_member(project, data["user"], by=request.user)
     return f"{removed.user.get_username()} removed from the project."
+
+
+def _settings_page(
+    request: HttpRequest, project: Project, form: ProjectSettingsForm, status: int = 200
+) -> HttpResponse:
+    context = {"project": project, "can": Capabilities(request.user, project), "form": form}
+    return render(request, "projects/settings.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    """The project's settings form; a POST with any bad field changes nothing and shows each
+    field's error (400)."""
+    project = project_for(request.user, slug, check=can_edit_settings)
+    if request.method != "POST":
+        return _settings_page(request, project, ProjectSettingsForm(instance=project))
+    # A copy: validating writes the typed values onto the instance, and the page's header shows
+    # the project as it is.
+    form = ProjectSettingsForm(request.POST, instance=copy.copy(project))
+    if not form.is_valid():
+        return _settings_page(request, project, form, status=400)
+    changed = services.update_settings(project, form.cleaned_data)
+    if changed:
+        labels = ", ".join(str(form[name].label).lower() for name in changed)
+        messages.success(request, f"Settings saved ({labels}).")
+    else:
+        messages.info(request, "Nothing to save: the settings were already these.")
+    return redirect("projects:settings", slug=slug)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -10,6 +10,7 @@ round can be started with further overrides; the merged result is stored on the 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
@@ -94,3 +95,132 @@ def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
             f"round.reference must be one of {', '.join(REFERENCES)}, not {merged['round']['reference']!r}"
         )
     return merged
+
+
+# What each section may override and the JSON type of its value: the round's knobs, and the fields
+# of the training dataclass the section is passed to as keyword arguments (reward: RewardArgs, ppo:
+# PPOArgs, dpo: DPOArgs, generate: GenerateArgs), less those a worker sets itself (paths, seed).
+# Listed here because the web process never imports torch; tests/rounds/test_config_keys.py keeps
+# the lists equal to the dataclasses. "int?" and "float?" also take null.
+OVERRIDABLE: dict[str, dict[str, str]] = {
+    "round": {
+        "min_pairs": "int",
+        "algorithm": "str",
+        "ppo_prompts": "int",
+        "eval_prompts": "int",
+        "next_comparisons": "int",
+        "pairing": "str",
+        "judgments": "str",
+        "reference": "str",
+    },
+    "reward": {
+        "max_length": "int",
+        "epochs": "float",
+        "learning_rate": "float",
+        "batch_size": "int",
+        "gradient_accumulation_steps": "int",
+        "trainable_layers": "int?",
+        "eval_fraction": "float",
+        "use_margin": "bool",
+        "center_rewards_coefficient": "float?",
+        "lora_r": "int",
+        "logging_steps": "int",
+        "trim_prompt_turns": "bool",
+        "gradient_checkpointing": "bool",
+        "cache_trunk": "bool",
+        "group_by_length": "bool",
+    },
+    "ppo": {
+        "total_episodes": "int",
+        "rollout_batch_size": "int",
+        "minibatch_size": "int",
+        "forward_batch_size": "int",
+        "ppo_epochs": "int",
+        "learning_rate": "float",
+        "anneal_lr": "bool",
+        "max_new_tokens": "int",
+        "max_prompt_tokens": "int?",
+        "temperature": "float",
+        "kl_coef": "float",
+        "adaptive_kl": "bool",
+        "target_kl": "float",
+        "kl_horizon": "int",
+        "kl_estimator": "str",
+        "gamma": "float",
+        "lam": "float",
+        "cliprange": "float",
+        "cliprange_value": "float",
+        "vf_coef": "float",
+        "max_grad_norm": "float",
+        "missing_eos_penalty": "float?",
+        "close_truncated": "bool",
+        "whiten_rewards": "bool",
+        "trainable_layers": "int?",
+        "lora_r": "int",
+        "lora_alpha": "int",
+        "logging_steps": "int",
+    },
+    "dpo": {
+        "beta": "float",
+        "learning_rate": "float",
+        "epochs": "float",
+        "batch_size": "int",
+        "max_length": "int?",
+        "sft_weight": "float",
+        "trainable_layers": "int?",
+        "eval_fraction": "float",
+        "cache_trunk": "bool",
+        "logging_steps": "int",
+        "cpu_lm_head": "bool",
+    },
+    "generate": {
+        "max_new_tokens": "int",
+        "temperature": "float",
+        "top_p": "float",
+        "batch_size": "int",
+        "static_cache": "bool",
+    },
+}
+
+
+def _type_ok(value: Any, kind: str) -> bool:
+    if value is None:
+        return kind.endswith("?")
+    kind = kind.rstrip("?")
+    if isinstance(value, bool):  # JSON true/false: never a number here
+        return kind == "bool"
+    if kind == "int":
+        return isinstance(value, int)
+    if kind == "float":
+        return isinstance(value, (int, float))
+    return isinstance(value, {"bool": bool, "str": str}[kind])
+
+
+def check_overrides(overrides: Any) -> dict[str, Any]:
+    """`overrides` when a round could run with them, else ConfigError naming the section and key.
+
+    merge() alone lets any key through to the training dataclasses, where a misspelt one fails the
+    round's stage with a TypeError long after it was typed; the settings page asks here first.
+    """
+    if not isinstance(overrides, dict):
+        raise ConfigError('the training config must be a JSON object of sections, e.g. {"ppo": {...}}')
+    merge(overrides)  # unknown sections, values of the round's choices
+    for section, values in overrides.items():
+        allowed = OVERRIDABLE[section]
+        for key, value in values.items():
+            if key not in allowed:
+                raise ConfigError(
+                    f"{section}.{key} is not a setting of the {section} section; "
+                    f"expected one of {', '.join(sorted(allowed))}"
+                )
+            kind = allowed[key]
+            if not _type_ok(value, kind):
+                wanted = {
+                    "int": "an integer",
+                    "float": "a number",
+                    "bool": "true or false",
+                    "str": "a string",
+                }
+                words = wanted[kind.rstrip("?")] + (" or null" if kind.endswith("?") else "")
+                raise ConfigError(f"{section}.{key} must be {words}, not {json.dumps(value)}")
+    return overrides
