@@ -53,6 +53,27 @@ def test_bad_config_is_a_round_error():
         services.start_round(project, overrides={"nope": {}})
 
 
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"ppo": {"kl_coeff": 0.05}}, "ppo.kl_coeff is not a setting of the ppo section"),
+        ({"reward": {"epochs": "four"}}, "reward.epochs must be"),
+    ],
+)
+def test_a_misspelt_key_or_wrong_type_is_refused_before_anything_starts(overrides, message):
+    """`start_round --set` and the project's stored config are checked key by key, as the
+    settings page checks them, instead of failing a stage later with a TypeError."""
+    project = project_with_comparisons(3)
+    judge_all(project)
+    with pytest.raises(services.RoundError, match=message):
+        services.start_round(project, overrides={**ENOUGH, **overrides})
+    project.training_config = overrides  # e.g. edited in the Django admin
+    project.save()
+    with pytest.raises(services.RoundError, match=message):
+        services.start_round(project, overrides=ENOUGH)
+    assert not TrainingRound.objects.exists()
+
+
 def test_start_button_needs_a_project_admin(client, django_capture_on_commit_callbacks):
     """An annotator may not start a round; the project's admin may (staff too: the role matrix)."""
     project = project_with_comparisons(3)

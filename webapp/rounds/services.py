@@ -29,6 +29,10 @@ def start_round(project: Project, user=None, overrides: dict[str, Any] | None = 
     When the broker cannot be reached the round is marked failed at once, with the reason, so it
     never blocks the project as a round queued for good; `retry_round` sends it later."""
     try:
+        # Every key checked before anything runs: a misspelt one would fail a stage much later.
+        for given in (project.training_config, overrides):
+            if given:
+                round_config.check_overrides(given)
         config = round_config.merge(project.training_config, overrides)
     except round_config.ConfigError as exc:
         raise RoundError(str(exc)) from exc
