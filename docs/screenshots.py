@@ -1,5 +1,6 @@
 """Screenshots of the round pages for the docs: docs/img/round-learning.png, policy-versions.png,
-round-failed.png; and of the project's settings page refusing a misspelt key, project-settings.png.
+round-failed.png; of the project's settings page refusing a misspelt key, project-settings.png; of
+the members page, project-members.png; and of the prompt import refusing a bad line, prompt-import.png.
 
 With `--database`, a copy of a real SQLite database is served: the one `benchmarks.closed_loop`
 leaves per rule (var/bench/closed_loop/auto/<rule>/db.sqlite3), whose rounds, curves, samples and
@@ -222,6 +223,20 @@ def real_project() -> tuple[str, int]:
     return last.project.slug, last.number
 
 
+def add_members(slug: str) -> None:
+    """A team on the members page: a project admin, two annotators and a viewer."""
+    from django.contrib.auth import get_user_model
+
+    from webapp.projects.models import Membership, Project
+    from webapp.projects.roles import Role
+
+    project = Project.objects.get(slug=slug)
+    team = [("owner", Role.ADMIN), ("alice", Role.ANNOTATOR), ("bob", Role.ANNOTATOR), ("carol", Role.VIEWER)]
+    for username, role in team:
+        user, _ = get_user_model().objects.get_or_create(username=username)
+        Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+
+
 def add_failed_round(slug: str) -> int:
     """A round that failed in its reward stage (the disk with the base model went away), for the
     retry screenshot: what `run_stage` stores, a line in words and then the traceback."""
@@ -313,6 +328,26 @@ def shoot(base: str, slug: str, chromium: str, out: Path, done: int, failed: int
             page.wait_for_selector("[data-testid=error-training_config]")
             saved.append(out / "project-settings.png")
             page.screenshot(path=str(saved[-1]), full_page=True)
+
+            page.goto(f"{base}/p/{slug}/members/")
+            page.wait_for_selector("[data-testid=member-owner]")
+            saved.append(out / "project-members.png")
+            page.screenshot(path=str(saved[-1]), full_page=True)
+
+            # An import whose second line is a conversation ending with the assistant: nothing is
+            # imported and the message names the line and the field.
+            lines = '{"prompt": "Name three prime numbers."}\n' + (
+                '{"conversation": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}\n'
+            )
+            page.goto(f"{base}/p/{slug}/prompts/import/")
+            page.set_input_files(
+                "input[type=file]",
+                {"name": "prompts.jsonl", "mimeType": "application/jsonl", "buffer": lines.encode()},
+            )
+            page.click("[data-testid=import-prompts]")
+            page.wait_for_selector("[data-testid=import-error], [data-testid=error-file]")
+            saved.append(out / "prompt-import.png")
+            page.screenshot(path=str(saved[-1]), full_page=True)
         finally:
             browser.close()
     return saved
@@ -328,6 +363,7 @@ def main() -> None:
         configure(Path(tmp), args.database)
         slug, done = real_project() if args.database else (build_fixture(), 1)
         failed = add_failed_round(slug)
+        add_members(slug)
         port = free_port()
         serve(port)
         for path in shoot(f"http://127.0.0.1:{port}", slug, args.chromium, args.out, done, failed):
