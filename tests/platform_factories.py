@@ -15,7 +15,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from webapp.annotation.models import Comparison, Judgment
 from webapp.annotation.services import add_judgment
 from webapp.catalog.models import PolicyVersion, Prompt, Response
-from webapp.projects.models import Project
+from webapp.projects.models import Membership, Project
+from webapp.projects.roles import Role
 from webapp.rounds.models import TrainingRound
 
 PASSWORD = "correct horse battery"
@@ -27,6 +28,13 @@ def make_user(
 ) -> AbstractBaseUser:
     username = username or f"user{next(_seq)}"
     return get_user_model().objects.create_user(username=username, password=password, is_staff=staff)
+
+
+def make_member(project: Project, username: str | None = None, role: str = Role.ADMIN) -> AbstractBaseUser:
+    """A new user holding `role` in `project` (a project admin unless told otherwise)."""
+    user = make_user(username)
+    Membership.objects.create(project=project, user=user, role=role)
+    return user
 
 
 def make_project(

@@ -28,9 +28,7 @@ def project():
 
 @pytest.fixture
 def admin(project):
-    user = factories.make_user("olga")
-    Membership.objects.create(project=project, user=user, role=Role.ADMIN)
-    return user
+    return factories.make_member(project, "olga", Role.ADMIN)
 
 
 @pytest.fixture

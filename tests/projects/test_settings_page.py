@@ -46,9 +46,7 @@ def project() -> Project:
 
 @pytest.fixture
 def admin(project):
-    user = factories.make_user("olga")
-    Membership.objects.create(project=project, user=user, role=Role.ADMIN)
-    return user
+    return factories.make_member(project, "olga", Role.ADMIN)
 
 
 def url(project: Project) -> str:
