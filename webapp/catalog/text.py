@@ -8,12 +8,23 @@ fails on text that got stored before these checks existed.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from training.prompts import conversation_problem as shape_problem
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def strict_json(text: str) -> Any:
+    """`json.loads` that refuses NaN and Infinity (ValueError): Python reads them, but they are
+    not JSON, and neither jsonb nor the exports' readers take them."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def utf8_size(text: str) -> int:

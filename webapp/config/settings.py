@@ -26,7 +26,7 @@ def env_bool(name: str, default: bool) -> bool:
 DEBUG = env_bool("DEBUG", False)
 # Sessions, CSRF tokens and password-reset links are signed with SECRET_KEY: a known key lets
 # anyone forge them, so without DEBUG there is no fallback. `make run` keeps a generated one in
-# var/secret_key; the tests set their own (tests/conftest.py).
+# var/secret_key; the tests set their own (tests/settings.py).
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:

@@ -17,7 +17,7 @@ from django.db import transaction
 from training.prompts import prompt_conversation
 from webapp.annotation.models import Judgment
 from webapp.catalog.models import Prompt
-from webapp.catalog.text import conversation_problem, text_problem, utf8_size
+from webapp.catalog.text import conversation_problem, strict_json, text_problem, utf8_size
 from webapp.projects.models import Project
 
 PAIR_CHOICES = (Judgment.Choice.A, Judgment.Choice.B)
@@ -127,10 +127,6 @@ def _field_error(line_number: int, field: str, problem: str) -> PromptImportErro
     return PromptImportError(f"line {line_number}, field '{field}': {problem}")
 
 
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _decode_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
     if isinstance(raw, bytes):
         try:
@@ -138,7 +134,7 @@ def _decode_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise PromptImportError(f"line {line_number}: not valid UTF-8 (byte {exc.start + 1})") from exc
     try:
-        row = json.loads(raw, parse_constant=_no_constants)
+        row = strict_json(raw)
     except json.JSONDecodeError as exc:
         raise PromptImportError(f"line {line_number}: not valid JSON ({exc.msg})") from exc
     except ValueError as exc:  # NaN, Infinity

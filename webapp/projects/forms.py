@@ -10,8 +10,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from webapp.catalog.text import strict_json
 from webapp.projects.models import Project
 from webapp.projects.roles import Role
+from webapp.projects.services import LIMIT_FIELDS, SETTINGS_FIELDS
 from webapp.rounds import config as round_config
 
 
@@ -45,11 +47,6 @@ def first_error(form: forms.Form) -> tuple[str, str]:
 # The most a size limit may be set to here: the limits keep pages small (a 50 MB prompt made a
 # 52 MB annotate page), so a project admin cannot lift them past this; staff can, in the admin.
 LIMIT_CEILING = 1024 * 1024
-LIMIT_FIELDS = ("max_prompt_bytes", "max_response_bytes", "max_reason_bytes")
-
-
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 class ProjectSettingsForm(forms.ModelForm):
@@ -66,7 +63,7 @@ class ProjectSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ("name", "guidelines", "overlap", *LIMIT_FIELDS, "training_config")
+        fields = SETTINGS_FIELDS
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 8})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -86,7 +83,7 @@ class ProjectSettingsForm(forms.ModelForm):
         """JSON text to the dict Project stores, checked by rounds.config the way a round reads it."""
         text = self.cleaned_data["training_config"].strip() or "{}"
         try:
-            value = json.loads(text, parse_constant=_no_constants)
+            value = strict_json(text)
         except json.JSONDecodeError as exc:
             raise ValidationError(
                 f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"

@@ -100,13 +100,18 @@ class Capabilities(Mapping[str, bool]):
         return len(ACTIONS)
 
 
+def _with_role(projects: QuerySet[Project], user: User) -> QuerySet[Project]:
+    """`projects`, each with the user's role in it as `user_role` (NULL: not a member)."""
+    role = Membership.objects.filter(project=OuterRef("pk"), user=user.pk).values("role")[:1]
+    return projects.annotate(user_role=Subquery(role))
+
+
 def project_for(user: User, slug: str, check: Check) -> Project:
     """The project by slug with the user's role read in the same query, or 404;
     PermissionDenied (403) when `check` refuses."""
     projects = Project.objects.all()
     if user.is_authenticated:
-        role = Membership.objects.filter(project=OuterRef("pk"), user=user.pk).values("role")[:1]
-        projects = projects.annotate(user_role=Subquery(role))
+        projects = _with_role(projects, user)
     return allowed(user, get_object_or_404(projects, slug=slug), check)
 
 
@@ -122,6 +127,5 @@ def allowed(user: User, project: Project | None, check: Check) -> Project:
 def visible_projects(user: User) -> QuerySet[Project]:
     """The projects on the user's list, each with the user's role read with it: staff see all,
     everyone else the ones they belong to (one query, not one per project)."""
-    role = Membership.objects.filter(project=OuterRef("pk"), user=user.pk).values("role")[:1]
-    projects = Project.objects.annotate(user_role=Subquery(role)).order_by("name")
+    projects = _with_role(Project.objects.order_by("name"), user)
     return projects if user.is_staff else projects.filter(user_role__isnull=False)

@@ -40,9 +40,7 @@ IDENTITIES: tuple[str, ...] = (
 HEADINGS = {
     ANONYMOUS: "anonymous",
     NON_MEMBER: "signed in, not a member",
-    Role.VIEWER.value: "viewer",
-    Role.ANNOTATOR.value: "annotator",
-    Role.ADMIN.value: "project admin",
+    **{role.value: role.label for role in Role},
     STAFF: "staff",
 }
 
