@@ -116,3 +116,18 @@ def test_imports_the_prompts_of_a_preference_export(project, tmp_path):
         path = writer(records, tmp_path / f"{writer.__name__}.jsonl")
         assert import_prompts(project, path.read_text().splitlines()) == 1
     assert [p.conversation for p in Prompt.objects.order_by("id")] == [prompt, prompt]
+
+
+def test_the_command_reads_gzip_as_the_import_page_does(project, tmp_path):
+    """The command and the web page read files one way: compressed by their first bytes."""
+    import gzip
+
+    path = tmp_path / "prompts.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"prompt": "a"}\n{"prompt": "b"}\n'))
+    call_command("import_prompts", "--project", "p", str(path))
+    assert [p.last_user_message for p in Prompt.objects.order_by("id")] == ["a", "b"]
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"prompt": "c"}\n' * 50)[:40])
+    with pytest.raises(CommandError, match="the file is not valid gzip"):
+        call_command("import_prompts", "--project", "p", str(broken))
+    assert Prompt.objects.count() == 2

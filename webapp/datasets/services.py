@@ -215,21 +215,21 @@ def import_prompts(project: Project, lines: Iterable[str | bytes] | IO, source: 
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _capped_lines(handle: IO[bytes], max_bytes: int, what: str) -> Iterator[bytes]:
-    """The lines of `handle`, raising PromptImportError (with the line) once they pass `max_bytes`
-    in all: a .gz can unpack to far more than was uploaded, and one line is never read whole
-    past the cap."""
+def _lines(handle: IO[bytes], max_bytes: int | None, what: str) -> Iterator[bytes]:
+    """The lines of `handle`. A file that is not valid gzip, or (given `max_bytes`) lines past
+    `max_bytes` in all, raise PromptImportError with the line: a .gz can unpack to far more than
+    was uploaded, and one line is never read whole past the cap."""
     total, line_number = 0, 0
     while True:
         try:
-            line = handle.readline(max_bytes - total + 1)
+            line = handle.readline(-1 if max_bytes is None else max_bytes - total + 1)
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             raise PromptImportError(f"line {line_number + 1}: the file is not valid gzip ({exc})") from exc
         if not line:
             return
         line_number += 1
         total += len(line)
-        if total > max_bytes:
+        if max_bytes is not None and total > max_bytes:
             raise PromptImportError(
                 f"line {line_number}: the file is over {max_bytes:,} bytes{what}, this page's limit; "
                 "split it, or import it with `manage.py import_prompts`"
@@ -237,16 +237,17 @@ def _capped_lines(handle: IO[bytes], max_bytes: int, what: str) -> Iterator[byte
         yield line
 
 
-def import_prompt_file(project: Project, handle: IO[bytes], name: str, max_bytes: int) -> int:
-    """Import an uploaded JSON lines file, gzip-compressed or not (told by its first bytes, not its
-    name), all or nothing; at most `max_bytes` of JSON lines. Bytes go to import_prompts as they
-    are, so a bad byte names its line. Each prompt's source is the file's name."""
+def import_prompt_file(project: Project, handle: IO[bytes], name: str, max_bytes: int | None = None) -> int:
+    """Import a JSON lines file (an upload, or one the command opened), gzip-compressed or not
+    (told by its first bytes, not its name), all or nothing; at most `max_bytes` of JSON lines
+    when given (the web page's cap). Bytes go to import_prompts as they are, so a bad byte names
+    its line. Each prompt's source is the file's name."""
     compressed = handle.read(2) == GZIP_MAGIC
     handle.seek(0)
     lines = gzip.GzipFile(fileobj=handle, mode="rb") if compressed else handle
     source = "".join(ch for ch in name if ch.isprintable())[:200]
     return import_prompts(
-        project, _capped_lines(lines, max_bytes, " uncompressed" if compressed else ""), source=source
+        project, _lines(lines, max_bytes, " uncompressed" if compressed else ""), source=source
     )
 
 

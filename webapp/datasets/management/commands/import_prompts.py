@@ -1,4 +1,5 @@
-"""`import_prompts --project demo prompts.jsonl`: all lines or none."""
+"""`import_prompts --project demo prompts.jsonl[.gz]`: all lines or none, read as the web's
+import page reads an upload (without its size cap)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
             raise CommandError(f"no project with slug {project!r}") from exc
         try:
             with open(file, "rb") as handle:  # decoded line by line: a bad byte names its line
-                count = services.import_prompts(target, handle, source=file)
+                count = services.import_prompt_file(target, handle, file)
         except services.PromptImportError as exc:
             raise CommandError(f"{file}: {exc}; nothing was imported") from exc
         self.stdout.write(f"imported {count} prompts")
