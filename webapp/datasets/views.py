@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from webapp.catalog.models import Prompt
-from webapp.datasets import services
+from webapp.datasets import exporting, services
 from webapp.datasets.forms import PromptImportForm
 from webapp.projects.models import Project
 from webapp.projects.permissions import Capabilities, can_export, can_import_prompts, project_for
@@ -27,7 +27,7 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug, check=can_export)
     fmt = request.GET.get("format")
     if fmt is None:
-        _, counts = services.preference_records(project)
+        counts = exporting.export_counts(project)
         return render(
             request,
             "datasets/export.html",
@@ -41,9 +41,8 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
     if fmt not in services.EXPORT_FORMATS:
         return HttpResponse(f"unknown format {fmt!r}", status=400, content_type="text/plain")
     with tempfile.TemporaryDirectory(prefix="prefloop-export-") as tmp:
-        path, _ = services.export_preferences(
-            project, fmt, Path(tmp) / services.export_filename(project, fmt)
-        )
+        out = Path(tmp) / services.export_filename(project, fmt)
+        path = exporting.export(project, exporting.ExportSpec(fmt), out).path
         handle = open(path, "rb")  # stays readable after the directory is removed (POSIX)
     return FileResponse(handle, as_attachment=True, filename=path.name)
 
