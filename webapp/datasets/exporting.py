@@ -35,6 +35,7 @@ from django.db import connection
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.utils import timezone
 
+from training.data import STRENGTH_MARGINS, hh_prompt
 from webapp.annotation.models import Assignment, Judgment
 from webapp.catalog.models import Prompt, Response
 from webapp.projects.models import Project
@@ -48,8 +49,6 @@ CHUNK = 10_000  # judgments (or comparisons) per query: about 10 MB of rows at a
 PROMPT_CACHE = 10_000
 
 _A, _B, _TIE, _BOTH_BAD = (Judgment.Choice.A.value, Judgment.Choice.B.value, "tie", "both_bad")
-STRENGTH_MARGINS = {1: 0.0, 2: 0.5, 3: 1.0}  # training.data.STRENGTH_MARGINS (torch-free, but
-# imported lazily there; the same numbers, checked by tests/datasets/test_export_formats.py)
 
 
 def _formats() -> dict[str, tuple[str, str, str]]:
@@ -327,8 +326,6 @@ class _Prompts:
     def hh(self, pid: int) -> str:
         text = self._hh.get(pid)
         if text is None:
-            from training.data import hh_prompt
-
             text = self._hh[pid] = hh_prompt(self.messages[pid])
         return text
 
