@@ -113,7 +113,7 @@ def _clean_name(name: str) -> str:
     return "".join(ch for ch in name if ch.isprintable())[:200]
 
 
-def _file_source(fmt: str, name: str) -> str:
+def file_source(fmt: str, name: str) -> str:
     return _clean_name(f"{fmt}:{Path(name).name}")
 
 
@@ -504,7 +504,7 @@ def import_preferences(
     each pair a complete comparison judged by the `imported` user, source `"<fmt>:<file name>"`."""
     _preference_parser(project, fmt, "")  # an unknown format is refused before the file is read
     rows = open_rows(handle, name, max_bytes)
-    return _import_preference_rows(project, rows, fmt, _file_source(fmt, name), EMPTY_FILE)
+    return _import_preference_rows(project, rows, fmt, file_source(fmt, name), EMPTY_FILE)
 
 
 def import_preference_rows(project: Project, rows: Iterable[dict], fmt: str, source: str) -> ImportResult:

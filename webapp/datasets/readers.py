@@ -14,6 +14,7 @@ Errors are `ImportFileError`, whose message starts with where: `line N` (JSON li
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import json
@@ -110,6 +111,21 @@ def open_rows(file: IO[bytes] | Path, name: str = "", max_bytes: int | None = No
     kind = _text_kind(_peek(file, compressed), name)
     reader = _csv_rows if kind == "csv" else _jsonl_rows
     return RowSource(kind, lambda: reader(file, compressed, max_bytes))
+
+
+@contextlib.contextmanager
+def opened(path: str | Path) -> Iterator[IO[bytes] | Path]:
+    """What the import commands read: a dataset directory's Path, or the file opened for bytes."""
+    path = Path(path)
+    if path.is_dir():
+        yield path
+        return
+    try:
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise ImportFileError(f"cannot read the file ({exc.strerror})") from exc
+    with handle:
+        yield handle
 
 
 def _stream(file: IO[bytes], compressed: bool) -> IO[bytes]:
