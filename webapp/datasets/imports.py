@@ -284,6 +284,7 @@ class _Item:
     responses: list[tuple[str, str]]  # (text, model name)
     pairs: list[tuple[int, int, int]]  # (response A, response B, strength of A over B if judged)
     source: str = ""
+    split: str = Prompt.Split.TRAIN
 
 
 _SHAPES = {
@@ -416,7 +417,9 @@ def _comparison_item(where: str, row: dict[str, Any], project: Project, source: 
         seen[text] = index
         held.append((text, model))
     pairs = [(i, j, 0) for i, j in itertools.combinations(range(len(held)), 2)]
-    return _Item(fields["conversation"], fields["metadata"], held, pairs, fields["source"] or source)
+    return _Item(
+        fields["conversation"], fields["metadata"], held, pairs, fields["source"] or source, fields["split"]
+    )
 
 
 def _writer(project: Project, prompt_source: str, judgment_source: str | None, result: ImportResult):
@@ -434,6 +437,7 @@ def _writer(project: Project, prompt_source: str, judgment_source: str | None, r
                 project=project,
                 conversation=i.conversation,
                 metadata=i.metadata,
+                split=i.split,
                 source=i.source or prompt_source,
             )
             for i in items

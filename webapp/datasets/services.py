@@ -11,7 +11,7 @@ from django.conf import settings
 
 from webapp.annotation.models import Judgment
 from webapp.datasets.imports import import_prompt_file, import_prompts  # noqa: F401 (re-exported)
-from webapp.datasets.readers import ImportFileError
+from webapp.datasets.readers import ImportFileError  # noqa: F401 (re-exported)
 from webapp.projects.models import Project
 
 PAIR_CHOICES = (Judgment.Choice.A, Judgment.Choice.B)
