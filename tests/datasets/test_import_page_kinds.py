@@ -157,3 +157,17 @@ def test_the_size_cap_holds_for_every_kind(client_of_admin, project, settings):
     assert response.status_code == 400
     assert "the file is over 4,000 bytes uncompressed, this page&#x27;s limit" in response.content.decode()
     assert table_counts() == (0, 0, 0, 0)
+
+
+def test_a_parquet_upload_is_told_by_its_bytes(client_of_admin, project, tmp_path, settings):
+    """Small uploads stay in memory, large ones go to a temporary file: both are read twice."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "prompts.parquet"
+    pq.write_table(pa.Table.from_pylist([{"prompt": "one?"}, {"prompt": "two?", "split": "eval"}]), path)
+    for memory_limit in (10_000_000, 0):
+        settings.FILE_UPLOAD_MAX_MEMORY_SIZE = memory_limit
+        page = post(client_of_admin, project, path.read_bytes(), "upload.bin").content.decode()
+        assert "Imported 2 prompts from upload.bin." in page
+    assert table_counts() == (4, 0, 0, 0)
