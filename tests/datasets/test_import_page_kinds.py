@@ -114,7 +114,7 @@ def test_comparisons_to_judge(client_of_admin, project):
             "preferences",
             "hh",
             jsonl(PREFS),
-            "line 1, field &#x27;prompt&#x27;: absent: hh rows are two full transcripts",
+            "line 1, field &#x27;prompt&#x27;: not part of the hh format, whose rows are two full transcripts",
         ),
         (
             "preferences",

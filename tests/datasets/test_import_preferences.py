@@ -121,10 +121,13 @@ def test_a_row_of_another_format_is_named(project, tmp_path):
 
     path = write(tmp_path / "standard.jsonl", STANDARD)
     with pytest.raises(
-        CommandError, match=r"line 1, field 'prompt': absent: hh rows are two full transcripts"
+        CommandError,
+        match=r"line 1, field 'prompt': not part of the hh format, whose rows are two full transcripts",
     ):
         call_command("import_preferences", str(path), "--project", "prefs", "--format", "hh")
-    with pytest.raises(CommandError, match=r"line 1, field 'chosen': expected message lists"):
+    with pytest.raises(
+        CommandError, match=r"line 1, field 'chosen': expected a message list in the trl format"
+    ):
         call_command("import_preferences", str(path), "--project", "prefs", "--format", "trl")
     assert not Comparison.objects.exists()
 

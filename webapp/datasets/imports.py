@@ -301,17 +301,17 @@ _SHAPES = {
     "hh": (
         "prompt",
         lambda row: "prompt" not in row,
-        "absent: hh rows are two full transcripts (trl-standard?)",
+        "not part of the hh format, whose rows are two full transcripts (is the file trl-standard?)",
     ),
     "trl": (
         "chosen",
         lambda row: isinstance(row.get("prompt"), list) or isinstance(row.get("chosen"), list),
-        "expected message lists in prompt/chosen/rejected (trl-standard or hh?)",
+        "expected a message list in the trl format (is the file trl-standard or hh?)",
     ),
     "trl-standard": (
         "prompt",
         lambda row: isinstance(row.get("prompt"), str),
-        "expected the prompt as text (trl or hh?)",
+        "expected text in the trl-standard format (is the file trl or hh?)",
     ),
 }
 
