@@ -136,3 +136,24 @@ def test_the_command_says_what_it_imported(project, tmp_path, capsys):
     path = write(tmp_path / "hh.jsonl.gz", HH, compressed=True)
     call_command("import_preferences", str(path), "--project", "prefs", "--format", "hh")
     assert "imported 2 judged pairs of 2 prompts (source 'hh:hh.jsonl.gz')" in capsys.readouterr().out
+
+
+def test_a_parquet_export_imports_as_trl(project, tmp_path):
+    """The export's Parquet rows (prompt as messages, metadata as JSON text) read as trl rows."""
+    from training.data import PreferenceRecord, write_parquet
+
+    records = [
+        PreferenceRecord(turns("Hi"), "Hello!", "Go away.", strength=1, metadata={"k": 1}),
+        PreferenceRecord(turns("a", "b", "name a fruit"), "A pear.", "A rock.", strength=3),
+    ]
+    path = write_parquet(records, tmp_path / "prefs.parquet")
+    call_command("import_preferences", str(path), "--project", "prefs", "--format", "trl")
+    comparisons = Comparison.objects.order_by("id").select_related("prompt", "response_a", "response_b")
+    assert [(c.prompt.conversation, c.response_a.text, c.response_b.text) for c in comparisons] == [
+        (r.prompt, r.chosen, r.rejected) for r in records
+    ]
+    assert list(Judgment.objects.order_by("id").values_list("strength", "source")) == [
+        (1, "trl:prefs.parquet"),
+        (3, "trl:prefs.parquet"),
+    ]
+    assert comparisons[0].prompt.metadata == {"k": 1}
