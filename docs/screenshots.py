@@ -1,6 +1,6 @@
 """Screenshots of the round pages for the docs: docs/img/round-learning.png, policy-versions.png,
 round-failed.png; of the project's settings page refusing a misspelt key, project-settings.png; of
-the members page, project-members.png; and of the prompt import refusing a bad line, prompt-import.png.
+the members page, project-members.png; and of the import page refusing a bad line of HH-RLHF preferences, prompt-import.png.
 
 With `--database`, a copy of a real SQLite database is served: the one `benchmarks.closed_loop`
 leaves per rule (var/bench/closed_loop/auto/<rule>/db.sqlite3), whose rounds, curves, samples and
@@ -334,15 +334,20 @@ def shoot(base: str, slug: str, chromium: str, out: Path, done: int, failed: int
             saved.append(out / "project-members.png")
             page.screenshot(path=str(saved[-1]), full_page=True)
 
-            # An import whose second line is a conversation ending with the assistant: nothing is
-            # imported and the message names the line and the field.
-            lines = '{"prompt": "Name three prime numbers."}\n' + (
-                '{"conversation": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}\n'
+            # An import of HH-RLHF preferences whose second line lacks its rejected transcript:
+            # nothing is imported, the message names the line and the field, and the kind and
+            # format chosen stay chosen.
+            lines = (
+                '{"chosen": "\\n\\nHuman: Name a prime.\\n\\nAssistant: Seven.", '
+                '"rejected": "\\n\\nHuman: Name a prime.\\n\\nAssistant: Nine."}\n'
+                '{"chosen": "\\n\\nHuman: Hi\\n\\nAssistant: Hello!"}\n'
             )
             page.goto(f"{base}/p/{slug}/prompts/import/")
+            page.check("input[name=kind][value=preferences]")
+            page.select_option("select[name=format]", "hh")
             page.set_input_files(
                 "input[type=file]",
-                {"name": "prompts.jsonl", "mimeType": "application/jsonl", "buffer": lines.encode()},
+                {"name": "harmless-base.jsonl", "mimeType": "application/jsonl", "buffer": lines.encode()},
             )
             page.click("[data-testid=import-prompts]")
             page.wait_for_selector("[data-testid=import-error], [data-testid=error-file]")

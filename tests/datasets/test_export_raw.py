@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.platform_factories import make_comparison, make_policy, make_round, project_with_comparisons, vote
 from webapp.annotation.models import Assignment
+from webapp.catalog.models import Response
 from webapp.datasets.exporting import ExportSpec, export, pseudonym
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,7 @@ def project():
     )
     vote(first, "bob", "a", 3)
     vote(second, "alice", "both_bad", 2, source="hh:old.jsonl")
+    Response.objects.filter(pk=second.response_b_id).update(policy=None, model_name="gpt-x")
     newer = make_policy(project, 1)
     make_comparison(project, prompt="later?", round=make_round(project, 1), policy=newer)
     vote(project.comparisons.order_by("-id").first(), "alice", "b", 2)
@@ -51,8 +53,8 @@ def test_raw_has_every_judgment_and_field(project, tmp_path):
     assert (tie["response_a"], tie["response_b"]) == ("short 0", "a much longer answer 0")
     assert both_bad["source"] == "hh:old.jsonl" and tie["source"] == ""
     assert tie["round"] is None and later["round"] == 1
-    assert (tie["policy_a"], later["policy_a"], later["policy_b"]) == (0, 1, 1)
-    assert later["model_a"] == ""
+    assert (tie["policy_a"], later["policy_a"], later["policy_b"], both_bad["policy_b"]) == (0, 1, 1, None)
+    assert later["model_a"] == "" and both_bad["model_b"] == "gpt-x"  # an outside model's response
     assert tie["created"].startswith(str(timezone.now().year))
 
 

@@ -206,8 +206,8 @@ PREFLOOP_RECOVERY_SECONDS = float(
 # project's settings page and in the admin)
 ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "900"))
 
-# The prompt import page reads at most this many bytes of JSON lines (uploaded, and unpacked when
-# gzip-compressed), all held in memory until the one INSERT; manage.py import_prompts has no cap.
+# The import page reads at most this many bytes (uploaded, and unpacked when gzip-compressed):
+# imports stream, but a request should end; the manage.py import_* commands have no cap.
 PREFLOOP_MAX_IMPORT_BYTES = int(os.environ.get("PREFLOOP_MAX_IMPORT_BYTES", str(32 * 1024 * 1024)))
 
 LOGGING = {

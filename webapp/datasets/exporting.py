@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from training.data import STRENGTH_MARGINS, hh_prompt
 from webapp.annotation.models import Assignment, Judgment
-from webapp.catalog.models import Prompt, Response
+from webapp.catalog.models import Prompt
 from webapp.projects.models import Project
 
 AGGREGATIONS = ("all", "majority", "unanimous")
@@ -483,11 +483,6 @@ def _comparison_pairs(
         yield pairs, read
 
 
-def _has_model_name() -> bool:
-    """Response.model_name comes with imports (catalog 0004); until then raw writes ''."""
-    return any(f.name == "model_name" for f in Response._meta.get_fields())
-
-
 def pseudonym(project: Project, user_id: int) -> str:
     """An annotator's stable name within one project: an HMAC of the user id with SECRET_KEY, so
     it cannot be turned back into the user or matched across projects."""
@@ -520,10 +515,9 @@ def _raw_rows(
         "annotator_id",
         "source",
         "created",
+        "comparison__response_a__model_name",
+        "comparison__response_b__model_name",
     ]
-    with_models = _has_model_name()
-    if with_models:
-        fields += ["comparison__response_a__model_name", "comparison__response_b__model_name"]
     rows_of = judgments.annotate(shown_swapped=Subquery(swapped)).values_list(*fields)
     names: dict[int, str] = {}
     for rows in _chunks(rows_of, "id"):
@@ -544,7 +538,7 @@ def _raw_rows(
                 round_number,
             ) = row[:11]
             policy_a, policy_b, annotator_id, source, created = row[11:16]
-            model_a, model_b = row[16:18] if with_models else ("", "")
+            model_a, model_b = row[16:18]
             name = names.get(annotator_id)
             if name is None:
                 name = names[annotator_id] = pseudonym(project, annotator_id)

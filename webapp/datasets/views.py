@@ -1,4 +1,5 @@
-"""Export preference data from the browser in any supported format; import prompts into it."""
+"""Export preference data from the browser in any supported format; import prompts, preferences
+and comparisons into it."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from webapp.annotation.models import Comparison, Judgment
 from webapp.catalog.models import Prompt
-from webapp.datasets import exporting, services
+from webapp.datasets import exporting, imports, services
 from webapp.datasets.forms import PromptImportForm
+from webapp.datasets.readers import ImportFileError
 from webapp.projects.models import Project
 from webapp.projects.permissions import Capabilities, can_export, can_import_prompts, project_for
 
@@ -80,6 +83,8 @@ def _import_page(
         "splits": splits,
         "total": sum(splits.values()),
         "max_bytes": settings.PREFLOOP_MAX_IMPORT_BYTES,
+        "pending": Comparison.objects.filter(project=project, status=Comparison.Status.PENDING).count(),
+        "imported": Judgment.objects.filter(comparison__project=project).exclude(source="").count(),
     }
     return render(request, "datasets/import.html", context, status=status)
 
@@ -88,7 +93,7 @@ def _import_page(
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def import_prompts(request: HttpRequest, slug: str) -> HttpResponse:
-    """Upload a JSON lines file of prompts; all or nothing. Refused before the body is read when
+    """Upload a file of prompts, preferences or comparisons to judge; all or nothing. Refused before the body is read when
     the user may not; a bad line, a bad file or one too large imports nothing and says why (400,
     413)."""
     project = project_for(request.user, slug, check=can_import_prompts)
@@ -104,16 +109,31 @@ def _import_prompts(request: HttpRequest, project: Project, cap: CappedUploadHan
     form = PromptImportForm(request.POST, request.FILES)
     if cap.exceeded:
         limit = f"{settings.PREFLOOP_MAX_IMPORT_BYTES:,}"
-        error = (
-            f"the file is over {limit} bytes, this page's limit; split it, or use `manage.py import_prompts`"
-        )
+        error = f"the file is over {limit} bytes, this page's limit; split it, or import it with `manage.py`"
         return _import_page(request, project, PromptImportForm(), f"Nothing was imported: {error}.", 413)
     if not form.is_valid():
         return _import_page(request, project, form, "Nothing was imported: choose a file.", 400)
     upload = form.cleaned_data["file"]
+    kind = form.cleaned_data["kind"]
     try:
-        count = services.import_prompt_file(project, upload, upload.name, settings.PREFLOOP_MAX_IMPORT_BYTES)
-    except services.PromptImportError as exc:
-        return _import_page(request, project, PromptImportForm(), f"Nothing was imported: {exc}.", 400)
-    messages.success(request, f"Imported {count} prompt{'s' if count != 1 else ''} from {upload.name}.")
+        done = _import_upload(project, upload, kind, form.cleaned_data["format"])
+    except ImportFileError as exc:
+        return _import_page(request, project, form, f"Nothing was imported: {exc}.", 400)
+    messages.success(request, f"Imported {done} from {upload.name}.")
     return redirect("datasets:import_prompts", slug=project.slug)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def _import_upload(project: Project, upload, kind: str, fmt: str) -> str:
+    """Import the upload as `kind`; what was imported, in words."""
+    cap = settings.PREFLOOP_MAX_IMPORT_BYTES
+    if kind == "preferences":
+        result = imports.import_preferences(project, upload, upload.name, fmt, cap)
+        return f"{_plural(result.judgments, 'judged pair')} ({fmt}) of {_plural(result.prompts, 'prompt')}"
+    if kind == "comparisons":
+        result = imports.import_comparisons(project, upload, upload.name, cap)
+        return f"{_plural(result.comparisons, 'comparison')} of {_plural(result.prompts, 'prompt')} to judge"
+    return _plural(imports.import_prompt_file(project, upload, upload.name, cap), "prompt")

@@ -139,7 +139,7 @@ ACTIONS: dict[str, Action] = {
         {"projects:settings": ("GET", "POST")},
     ),
     "import_prompts": Action(
-        "import prompts (a JSON lines file)",
+        "import prompts, preferences judged elsewhere and comparisons to judge (a file)",
         _row(*MANAGERS),
         {"datasets:import_prompts": ("GET", "POST")},
     ),

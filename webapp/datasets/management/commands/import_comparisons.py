@@ -1,0 +1,32 @@
+"""`import_comparisons responses.jsonl[.gz] --project demo`: prompts with responses made
+elsewhere (each by a named model), every pair a pending comparison for the annotators."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from webapp.datasets import imports, readers
+from webapp.datasets.management.commands.import_prompts import project_or_error
+
+
+class Command(BaseCommand):
+    help = (
+        'Import {"prompt": ..., "responses": [{"model": ..., "text": ...}, ...]} rows to be judged '
+        "here; any bad row aborts the import and names the line and field."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--project", required=True)
+        parser.add_argument("file")
+
+    def handle(self, *args, project: str, file: str, **options) -> None:
+        target = project_or_error(project)
+        try:
+            with readers.opened(file) as handle:
+                result = imports.import_comparisons(target, handle, file)
+        except readers.ImportFileError as exc:
+            raise CommandError(f"{file}: {exc}; nothing was imported") from exc
+        self.stdout.write(
+            f"imported {result.comparisons} comparisons of {result.prompts} prompts, "
+            f"each to be judged {target.overlap} time{'s' if target.overlap != 1 else ''}"
+        )
