@@ -224,3 +224,23 @@ def test_the_page_counts_with_one_query_and_lists_recent_jobs(
     assert html.count('data-testid="export-job"') == 3
     assert all(_url("export_progress", job) in html for job in jobs_made)
     assert "<script>" not in html and 'src="/static/export.js"' in html  # CSP: no inline script
+
+
+def test_progress_is_one_small_update_at_most_every_half_second(project, admin):
+    """A fast engine calls back after every chunk; the row is written at most twice a second, with
+    one UPDATE of done/total/heartbeat, not a save of the whole row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webapp.rounds.state_machine import this_process
+
+    job = jobs.start_export(project, admin, ExportSpec(fmt="trl"))
+    claimed = jobs._claim(job.pk, this_process())
+    report = jobs._Progress(claimed.pk, claimed.runner, jobs._Heartbeat(claimed.pk, claimed.runner))
+    with CaptureQueriesContext(connection) as queries:
+        for done in range(0, 1001):
+            report(done, 1000)
+    assert 2 <= len(queries) <= 3, [q["sql"] for q in queries]  # the first call, (maybe one more,) the last
+    assert all(q["sql"].startswith("UPDATE") and '"spec"' not in q["sql"] for q in queries)
+    job.refresh_from_db()
+    assert (job.done, job.total, job.status) == (1000, 1000, ExportJob.Status.RUNNING)

@@ -4,6 +4,8 @@
   "use strict";
   const rows = document.querySelectorAll("tr.export-job");
 
+  const n = x => x.toLocaleString("en-US");
+
   function link(href, text, testid, cls) {
     const a = document.createElement("a");
     a.href = href;
@@ -21,9 +23,9 @@
     const bar = row.querySelector("[data-role=bar]");
     bar.value = data.percent;
     bar.textContent = data.percent + "%";
-    const pairs = data.status === "done" ? " · " + (data.counts.pairs || 0) + " pairs" : "";
+    const pairs = data.status === "done" ? " · " + n(data.counts.pairs || 0) + " pairs" : "";
     row.querySelector("[data-role=text]").textContent =
-      (data.total ? data.done + "/" + data.total + " judgments" : "") + pairs;
+      (data.total ? n(data.done) + " / " + n(data.total) + " judgments · " + data.percent + "%" : "") + pairs;
     const err = row.querySelector("[data-role=error]");
     err.hidden = !data.error;
     err.textContent = data.error || "";
