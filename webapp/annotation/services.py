@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from webapp.annotation import queue_sql
@@ -510,6 +510,48 @@ def queue_stats(
 # Ordinal coding of a judgment for agreement: which side and how strongly (A negative).
 _SIGNED = {Judgment.Choice.A: -1, Judgment.Choice.B: 1, Judgment.Choice.TIE: 0}
 _NOMINAL = {c: i for i, c in enumerate(Judgment.Choice.values)}
+SIGNED_DOMAIN = (-3, -2, -1, 0, 1, 2, 3)  # A much better ... tie ... B much better
+
+
+def alpha_from_counts(value_counts: Any, domain: Any, level: str) -> float | None:
+    """Krippendorff's alpha from per-unit value counts (units x values), nominal or interval;
+    None where undefined (fewer than two values used, no unit with two values, no variation).
+
+    The formula krippendorff.alpha(value_counts=...) computes (tests/annotation/test_queue_stats.py
+    checks the two agree), over the distinct rows of counts, each weighted by how often it occurs:
+    the library builds a units x values x values array (600 MB at 500k comparisons and 7 values),
+    while a fixed-overlap queue has a few dozen distinct rows."""
+    import numpy as np
+
+    counts = np.asarray(value_counts, dtype=np.int64)
+    used = counts.sum(axis=0) > 0  # the values that occur, as a reliability matrix has them
+    counts, values = counts[:, used], np.asarray(domain, dtype=np.float64)[used]
+    counts = counts[counts.sum(axis=1) >= 2]
+    if len(values) < 2 or not len(counts):
+        return None
+    base = int(counts.max()) + 1
+    if base ** len(values) < 2**62:  # each row as one integer: a 1-D unique is 50x faster
+        keys = counts @ (base ** np.arange(len(values), dtype=np.int64))
+        _, first, weights = np.unique(keys, return_index=True, return_counts=True)
+        rows = counts[first]
+    else:
+        rows, weights = np.unique(counts, axis=0, return_counts=True)
+    pairable = rows.sum(axis=1).astype(np.float64)
+    outer = rows[:, :, None] * rows[:, None, :] - rows[:, None, :] * np.eye(len(values))[None]
+    observed = np.einsum("p,pij->ij", weights / (pairable - 1), outer)
+    n_v = observed.sum(axis=0)
+    expected = (np.outer(n_v, n_v) - np.diag(n_v)) / (n_v.sum() - 1)
+    if level == "nominal":
+        distance = 1.0 - np.eye(len(values))
+    elif level == "interval":
+        distance = (values[:, None] - values[None, :]) ** 2
+    else:
+        raise ValueError(f"unknown level of measurement {level!r}")
+    disagreement = (expected * distance).sum()
+    if disagreement == 0:
+        return None
+    value = float(1.0 - (observed * distance).sum() / disagreement)
+    return value if math.isfinite(value) else None
 
 
 def agreement(project: Project) -> dict[str, Any]:
@@ -520,59 +562,61 @@ def agreement(project: Project) -> dict[str, Any]:
     nominal over the four choices, and interval over signed strength (A much better = -3 ...
     B much better = +3, tie = 0, both-bad left out). Alpha is None where undefined (too few
     items, or every judgment identical). `pairwise` is the plain share of agreeing pairs.
+
+    Judgments come as plain integer rows (comparison, annotator, choice code) and are counted by
+    value per comparison with numpy; alpha is computed from those value counts (alpha_from_counts),
+    so memory grows with comparisons x values, not annotators x comparisons (1M judgments: 9 s
+    and 1.3 GB before).
     """
-    import krippendorff
     import numpy as np
 
-    multi = (
-        Comparison.objects.filter(project=project)
-        .annotate(n=Count("judgments"))
-        .filter(n__gte=2)
-        .values_list("id", flat=True)
+    choices = Judgment.Choice.values
+    code = Case(
+        *(When(choice=c, then=Value(i * 4)) for i, c in enumerate(choices)),
+        default=Value(3 * 4),
+        output_field=IntegerField(),
     )
-    rows = list(
-        Judgment.objects.filter(comparison__in=Subquery(multi)).values_list(
-            "comparison_id", "annotator_id", "choice", "strength"
-        )
+    rows = (
+        Judgment.objects.filter(comparison__project=project)
+        .order_by()
+        .annotate(code=code + F("strength"))
+        .values_list("comparison_id", "annotator_id", "code")
     )
-    units = sorted({r[0] for r in rows})
-    coders = sorted({r[1] for r in rows})
+    sql, params = rows.query.sql_with_params()
+    blocks = []
+    with connection.cursor() as cursor:  # plain rows: no ORM converters per row
+        cursor.execute(sql, params)
+        while block := cursor.fetchmany(50_000):
+            blocks.append(np.array(block, dtype=np.int64))
+    data = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=np.int64)
+    units, unit_of = np.unique(data[:, 0], return_inverse=True)
+    per_unit = np.bincount(unit_of, minlength=len(units))
+    multi = per_unit[unit_of] >= 2
+    data, unit_of = data[multi], unit_of[multi]
+    kept, unit_of = np.unique(unit_of, return_inverse=True)
+    choice, strength = data[:, 2] // 4, data[:, 2] % 4
+    nominal = np.zeros((len(kept), len(choices)), dtype=np.int64)
+    np.add.at(nominal, (unit_of, choice), 1)
+    signed_value = np.where(choice == _NOMINAL[Judgment.Choice.A], -strength, strength)
+    signed_value[choice == _NOMINAL[Judgment.Choice.TIE]] = 0
+    pairable = choice != _NOMINAL[Judgment.Choice.BOTH_BAD]
+    signed = np.zeros((len(kept), len(SIGNED_DOMAIN)), dtype=np.int64)
+    np.add.at(signed, (unit_of[pairable], signed_value[pairable] + 3), 1)
     result: dict[str, Any] = {
-        "comparisons": len(units),
-        "judgments": len(rows),
-        "annotators": len(coders),
+        "comparisons": int(len(kept)),
+        "judgments": int(len(data)),
+        "annotators": int(len(np.unique(data[:, 1]))),
         "alpha_nominal": None,
         "alpha_signed": None,
         "pairwise": None,
     }
-    if len(units) < 2:
+    if len(kept) < 2:
         return result
-    unit_index = {u: i for i, u in enumerate(units)}
-    coder_index = {c: i for i, c in enumerate(coders)}
-    nominal = np.full((len(coders), len(units)), np.nan)
-    signed = np.full((len(coders), len(units)), np.nan)
-    by_unit: dict[int, list[str]] = {}
-    for comparison_id, annotator_id, choice, strength in rows:
-        i, j = coder_index[annotator_id], unit_index[comparison_id]
-        nominal[i, j] = _NOMINAL[choice]
-        if choice in _SIGNED:
-            signed[i, j] = _SIGNED[choice] * (strength if choice != Judgment.Choice.TIE else 0)
-        by_unit.setdefault(comparison_id, []).append(choice)
 
-    def _alpha(data: Any, level: str) -> float | None:
-        try:
-            value = float(krippendorff.alpha(reliability_data=data, level_of_measurement=level))
-        except (ValueError, ZeroDivisionError):
-            return None
-        return value if math.isfinite(value) else None
-
-    result["alpha_nominal"] = _alpha(nominal, "nominal")
-    result["alpha_signed"] = _alpha(signed, "interval")
-    agree = total = 0
-    for choices in by_unit.values():
-        for x in range(len(choices)):
-            for y in range(x + 1, len(choices)):
-                total += 1
-                agree += choices[x] == choices[y]
+    result["alpha_nominal"] = alpha_from_counts(nominal, np.arange(len(choices)), "nominal")
+    result["alpha_signed"] = alpha_from_counts(signed, np.array(SIGNED_DOMAIN), "interval")
+    n = nominal.sum(axis=1)
+    agree = int((nominal * (nominal - 1) // 2).sum())
+    total = int((n * (n - 1) // 2).sum())
     result["pairwise"] = agree / total if total else None
     return result

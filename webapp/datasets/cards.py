@@ -69,7 +69,9 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def card_text(project: Project, spec: Any, path: Path, counts: dict[str, int]) -> str:
+def card_text(
+    project: Project, spec: Any, path: Path, counts: dict[str, int], agreed: dict[str, Any] | None = None
+) -> str:
     from huggingface_hub import DatasetCard, DatasetCardData
 
     from webapp.annotation.services import agreement
@@ -89,7 +91,7 @@ def card_text(project: Project, spec: Any, path: Path, counts: dict[str, int]) -
         pretty_name=f"{project.name} preferences",
         configs=configs,
     )
-    agreed = agreement(project)
+    agreed = agreement(project) if agreed is None else agreed
     count_rows = "\n".join(f"| {key} | {value:,} |" for key, value in counts.items())
     filters = "\n".join(f"- {line}" for line in _filters(spec))
     load = LOADING[spec.fmt].format(name=path.stem if path.suffix == ".zip" else path.name)
@@ -146,11 +148,14 @@ License: {project.license or "other (not set in the project's settings)"}.
     return str(DatasetCard(f"---\n{meta.to_yaml()}\n---\n{body}"))
 
 
-def write_card(project: Project, spec: Any, path: Path, counts: dict[str, int]) -> Path:
-    """README.md beside `path` (atomically), and its path."""
+def write_card(
+    project: Project, spec: Any, path: Path, counts: dict[str, int], agreed: dict[str, Any] | None = None
+) -> Path:
+    """README.md beside `path` (atomically), and its path. `agreed`: the project's
+    annotation.services.agreement, when the caller has it."""
     card = Path(path).parent / "README.md"
     fd, tmp = tempfile.mkstemp(prefix=".README.md.", suffix=".tmp", dir=card.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(card_text(project, spec, Path(path), counts))
+        handle.write(card_text(project, spec, Path(path), counts, agreed))
     os.replace(tmp, card)
     return card

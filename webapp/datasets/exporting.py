@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum, Value
 from django.utils import timezone
 
 from webapp.annotation.models import Assignment, Judgment
@@ -39,8 +39,11 @@ from webapp.projects.models import Project
 
 AGGREGATIONS = ("all", "majority", "unanimous")
 PAIRWISE = ("trl", "trl-standard", "hh", "parquet", "hf")
-CHUNK = 20_000  # judgments (or comparisons) per query: a few MB of rows at a time
-PROMPT_CACHE = 50_000  # encoded prompts kept between chunks; cleared past this
+CHUNK = 10_000  # judgments (or comparisons) per query: about 10 MB of rows at a time
+# Encoded prompts kept between chunks, cleared past this: long-lived small objects among each
+# chunk's short-lived ones keep the allocator's memory from being reused (50,000 cached
+# prompts took peak memory from 190 to 410 MB at 1M judgments).
+PROMPT_CACHE = 10_000
 
 _A, _B, _TIE, _BOTH_BAD = (Judgment.Choice.A.value, Judgment.Choice.B.value, "tie", "both_bad")
 STRENGTH_MARGINS = {1: 0.0, 2: 0.5, 3: 1.0}  # training.data.STRENGTH_MARGINS (torch-free, but
@@ -178,9 +181,19 @@ class ExportResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _judgments(project: Project, spec: ExportSpec | None):
-    """The project's judgments that pass the spec's filters (all of them without a spec)."""
-    judgments = Judgment.objects.filter(comparison__project=project)
+def _judgments(project: Project, spec: ExportSpec | None, by_id: bool = False):
+    """The project's judgments that pass the spec's filters (all of them without a spec).
+
+    `by_id`: for reading in id order. The project is then matched on an expression
+    (project_id + 0) that no index covers, so that SQLite walks the judgments' primary key
+    instead of the project's comparisons (which it did, then sorted every judgment of the
+    project for each chunk: 1.1 s a chunk at 1M judgments, 0.08 s this way)."""
+    if by_id:
+        judgments = Judgment.objects.alias(in_project=F("comparison__project_id") + Value(0)).filter(
+            in_project=project.pk
+        )
+    else:
+        judgments = Judgment.objects.filter(comparison__project=project)
     if spec is None:
         return judgments
     if spec.rounds is not None:
@@ -313,15 +326,9 @@ class _Prompts:
         return text
 
 
-@dataclass
-class _Pair:
-    """One record of a pairwise format, before it is shaped."""
-
-    prompt_id: int
-    chosen: str
-    rejected: str
-    strength: int
-    metadata: dict[str, Any]
+# One record of a pairwise format, before it is shaped: (prompt id, chosen text, rejected text,
+# strength, metadata). A tuple: a million of them are made per million judgments.
+_Pair = tuple[int, str, str, int, dict[str, Any]]
 
 
 _JUDGMENT_FIELDS = (
@@ -349,6 +356,7 @@ def _judgment_pairs(
         last = rows[-1][0]
         prompts.load({row[6] for row in rows})
         pairs = []
+        append = pairs.append
         for jid, choice, strength, reason, annotator_id, cid, pid, text_a, text_b in rows:
             if choice == _A:
                 chosen, rejected = text_a, text_b
@@ -364,7 +372,7 @@ def _judgment_pairs(
                 "prompt_id": pid,
                 "reason": reason,
             }
-            pairs.append(_Pair(pid, chosen, rejected, strength, metadata))
+            append((pid, chosen, rejected, strength, metadata))
         counts["judgments"] += len(rows)
         counts["pairs"] += len(pairs)
         yield pairs, len(rows)
@@ -420,7 +428,7 @@ def _comparison_pairs(
             _, pid, text_a, text_b = by_id[cid]
             chosen, rejected = (text_a, text_b) if side == _A else (text_b, text_a)
             metadata["prompt_id"] = pid
-            pairs.append(_Pair(pid, chosen, rejected, strength, metadata))
+            pairs.append((pid, chosen, rejected, strength, metadata))
         counts["pairs"] += len(pairs)
         yield pairs, read
 
@@ -535,59 +543,60 @@ def _raw_rows(
 # Writing
 
 
-def _margin(strength: int) -> float:
-    return STRENGTH_MARGINS[strength]
-
-
-def _trl_line(pair: _Pair, prompts: _Prompts) -> bytes:
-    return (
-        orjson.dumps(
+def _trl_lines(pairs: list[_Pair], prompts: _Prompts) -> list[bytes]:
+    fragment, margins, dumps = prompts.json, STRENGTH_MARGINS, orjson.dumps
+    return [
+        dumps(
             {
-                "prompt": prompts.json(pair.prompt_id),
-                "chosen": [{"role": "assistant", "content": pair.chosen}],
-                "rejected": [{"role": "assistant", "content": pair.rejected}],
-                "margin": _margin(pair.strength),
-                "strength": pair.strength,
-                "metadata": pair.metadata,
-            }
+                "prompt": fragment(pid),
+                "chosen": [{"role": "assistant", "content": chosen}],
+                "rejected": [{"role": "assistant", "content": rejected}],
+                "margin": margins[strength],
+                "strength": strength,
+                "metadata": metadata,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
         )
-        + b"\n"
-    )
+        for pid, chosen, rejected, strength, metadata in pairs
+    ]
 
 
-def _trl_standard_line(pair: _Pair, prompts: _Prompts) -> bytes:
-    return (
-        orjson.dumps(
+def _trl_standard_lines(pairs: list[_Pair], prompts: _Prompts) -> list[bytes]:
+    hh, margins, dumps = prompts.hh, STRENGTH_MARGINS, orjson.dumps
+    return [
+        dumps(
             {
-                "prompt": prompts.hh(pair.prompt_id),
-                "chosen": " " + pair.chosen,
-                "rejected": " " + pair.rejected,
-                "margin": _margin(pair.strength),
-                "strength": pair.strength,
-                "metadata": pair.metadata,
-            }
+                "prompt": hh(pid),
+                "chosen": " " + chosen,
+                "rejected": " " + rejected,
+                "margin": margins[strength],
+                "strength": strength,
+                "metadata": metadata,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
         )
-        + b"\n"
-    )
+        for pid, chosen, rejected, strength, metadata in pairs
+    ]
 
 
-def _hh_line(pair: _Pair, prompts: _Prompts) -> bytes:
-    prompt = prompts.hh(pair.prompt_id)
-    return (
-        orjson.dumps(
+def _hh_lines(pairs: list[_Pair], prompts: _Prompts) -> list[bytes]:
+    hh, margins, dumps = prompts.hh, STRENGTH_MARGINS, orjson.dumps
+    return [
+        dumps(
             {
-                "chosen": prompt + " " + pair.chosen,
-                "rejected": prompt + " " + pair.rejected,
-                "margin": _margin(pair.strength),
-                "strength": pair.strength,
-                "metadata": pair.metadata,
-            }
+                "chosen": hh(pid) + " " + chosen,
+                "rejected": hh(pid) + " " + rejected,
+                "margin": margins[strength],
+                "strength": strength,
+                "metadata": metadata,
+            },
+            option=orjson.OPT_APPEND_NEWLINE,
         )
-        + b"\n"
-    )
+        for pid, chosen, rejected, strength, metadata in pairs
+    ]
 
 
-_LINES = {"trl": _trl_line, "trl-standard": _trl_standard_line, "hh": _hh_line}
+_LINES = {"trl": _trl_lines, "trl-standard": _trl_standard_lines, "hh": _hh_lines}
 
 
 def _arrow_schema(conversational: bool):
@@ -624,12 +633,12 @@ def _arrow_table(pairs: list[_Pair], prompts: _Prompts, conversational: bool):
         return [{"role": "assistant", "content": text}] if conversational else text
 
     columns = {
-        "prompt": [prompts.messages[p.prompt_id] for p in pairs],
-        "chosen": [reply(p.chosen) for p in pairs],
-        "rejected": [reply(p.rejected) for p in pairs],
-        "strength": [p.strength for p in pairs],
-        "margin": [_margin(p.strength) for p in pairs],
-        "metadata": [orjson.dumps(p.metadata, option=orjson.OPT_SORT_KEYS).decode() for p in pairs],
+        "prompt": [prompts.messages[p[0]] for p in pairs],
+        "chosen": [reply(p[1]) for p in pairs],
+        "rejected": [reply(p[2]) for p in pairs],
+        "strength": [p[3] for p in pairs],
+        "margin": [STRENGTH_MARGINS[p[3]] for p in pairs],
+        "metadata": [orjson.dumps(p[4], option=orjson.OPT_SORT_KEYS).decode() for p in pairs],
     }
     return pa.Table.from_pydict(columns, schema=_arrow_schema(conversational))
 
@@ -656,20 +665,15 @@ def _stream(
 
 
 def _write_lines(
-    out: Path, chunks, total: int, progress: Progress | None, line: Callable | None, prompts
+    out: Path, chunks, total: int, progress: Progress | None, lines: Callable | None, prompts
 ) -> None:
     tmp = _temp_beside(out)
     try:
         with open(tmp, "wb", buffering=1 << 20) as handle:
-            if line is None:  # already lines (raw)
+            if lines is None:  # already lines (raw)
                 _stream(chunks, handle.writelines, total, progress)
             else:
-                _stream(
-                    chunks,
-                    lambda pairs: handle.writelines([line(p, prompts) for p in pairs]),
-                    total,
-                    progress,
-                )
+                _stream(chunks, lambda pairs: handle.writelines(lines(pairs, prompts)), total, progress)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -740,10 +744,14 @@ def export(
     and the dataset card `README.md` beside it. `hf` is a directory, zipped when `archive` (the
     zip is `out` with .zip). `progress(done_judgments, total_judgments)` is called after each
     chunk. The export holds the judgments that existed when it began."""
+    from webapp.annotation.services import agreement
+    from webapp.datasets.cards import write_card
+
     out = Path(out)
+    agreed = agreement(project)  # before the rows: its arrays are freed before they are read
     upto = _judgments(project, None).aggregate(m=Max("id"))["m"] or 0
-    judgments = _judgments(project, spec).filter(id__lte=upto)
-    expected = _shape(_counts_query(judgments), spec)
+    expected = _shape(_counts_query(_judgments(project, spec).filter(id__lte=upto)), spec)
+    judgments = _judgments(project, spec, by_id=spec.aggregation == "all").filter(id__lte=upto)
     total = expected["judgments"]
     counts = {"judgments": 0, "pairs": 0, "tie": 0, "both_bad": 0, "comparisons": 0, "rows": 0}
     prompts = _Prompts()
@@ -777,7 +785,5 @@ def export(
         counts["rows"] = counts["pairs"]
     if spec.aggregation == "all":
         counts["comparisons"] = expected["comparisons"]
-    from webapp.datasets.cards import write_card
-
-    card = write_card(project, spec, path, counts)
+    card = write_card(project, spec, path, counts, agreed)
     return ExportResult(path=path, card=card, counts=counts)
