@@ -144,3 +144,27 @@ def make_export_job(
     if status == ExportJob.Status.DONE:
         defaults.update(path=str(data), card=str(card))
     return ExportJob.objects.create(project=project, status=status, **{**defaults, **fields})
+
+
+def vote(
+    comparison: Comparison,
+    username: str,
+    choice: str,
+    strength: int = 2,
+    *,
+    source: str = "",
+    created=None,
+    reason: str = "",
+) -> Judgment:
+    """One judgment by `username` (made when missing), optionally imported (`source`) or dated."""
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    judgment = add_judgment(
+        comparison=comparison, annotator=user, choice=choice, strength=strength, reason=reason
+    )
+    changes = {"source": source} if source else {}
+    if created is not None:
+        changes["created"] = created
+    if changes:
+        Judgment.objects.filter(pk=judgment.pk).update(**changes)
+        judgment.refresh_from_db()
+    return judgment

@@ -120,38 +120,6 @@ def test_unknown_format_is_refused(project, tmp_path):
         export_preferences(project, "csv", tmp_path / "x.csv")
 
 
-def test_trl_export_trains_with_reward_trainer(project, tmp_path):
-    """The trl export goes straight into TRL: chat template applied, one optimizer step taken."""
-    from transformers import AutoModelForSequenceClassification
-    from trl import RewardConfig, RewardTrainer
-    from trl.data_utils import is_conversational
-
-    from tests.tiny_models import build_tiny_model
-    from training.models import load_tokenizer
-
-    path, _ = export_preferences(project, "trl", tmp_path / "prefs.jsonl")
-    dataset = load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "cache"))
-    assert is_conversational(dataset[0])
-    tiny = build_tiny_model(tmp_path / "tiny")
-    tokenizer = load_tokenizer(tiny)
-    model = AutoModelForSequenceClassification.from_pretrained(str(tiny), num_labels=1)
-    config = RewardConfig(
-        output_dir=str(tmp_path / "out"),
-        report_to="none",
-        use_cpu=True,
-        max_steps=1,
-        per_device_train_batch_size=4,
-        save_strategy="no",
-        disable_tqdm=True,
-    )
-    trainer = RewardTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
-    first = trainer.train_dataset[0]
-    assert tokenizer.decode(first["chosen_ids"]).startswith("<|im_start|>user\nquestion 0?<|im_end|>")
-    assert "<|im_start|>assistant\nshort 0<|im_end|>" in tokenizer.decode(first["chosen_ids"])
-    assert len(trainer.train_dataset) == 5
-    assert trainer.train().global_step == 1
-
-
 def test_export_page_offers_every_format_and_builds_no_file_in_the_request(client, project):
     """The page starts jobs (tests/datasets/test_export_jobs.py); `?format=` no longer downloads."""
     staff = get_user_model().objects.create_user("root", is_staff=True)

@@ -28,6 +28,7 @@ FIELDS = (
     "max_response_bytes",
     "max_reason_bytes",
     "training_config",
+    "license",
 )
 
 
@@ -136,6 +137,7 @@ BAD = [
     ("training_config", '{"ppo": {"kl_coeff": 0.1}}', "ppo.kl_coeff is not a setting of the ppo section"),
     ("training_config", '{"reward": {"epochs": "four"}}', 'reward.epochs must be a number, not "four"'),
     ("training_config", '{"round": {"pairing": "random"}}', "round.pairing must be one of parent, policy"),
+    ("license", "CC BY 4.0", 'a licence id such as "cc-by-4.0"'),
 ]
 
 
@@ -152,6 +154,14 @@ def test_a_bad_field_is_named_and_nothing_is_saved(client, project, admin, field
     assert f'data-testid="error-{field}"' in page and "Nothing was saved" in page
     assert row(project) == before
     assert response.context["project"].name == before["name"]  # the header shows the saved name
+
+
+def test_the_licence_is_saved_as_a_hub_id(client, project, admin):
+    client.force_login(admin)
+    assert client.post(url(project), valid(license=" CC-BY-4.0 ")).status_code == 302
+    assert row(project)["license"] == "cc-by-4.0"
+    assert client.post(url(project), valid(license="")).status_code == 302
+    assert row(project)["license"] == ""  # the card then says "other"
 
 
 def test_every_bad_field_is_named_at_once(client, project, admin):

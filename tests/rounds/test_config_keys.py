@@ -48,6 +48,7 @@ def test_every_default_is_overridable_with_its_own_type():
         ({"dpo": {"cache_trunk": 1}}, "dpo.cache_trunk must be true or false, not 1"),
         ({"round": {"min_pairs": True}}, "round.min_pairs must be an integer, not true"),
         ({"round": {"algorithm": "sft"}}, "round.algorithm must be one of auto, ppo, dpo, not 'sft'"),
+        ({"round": {"imported": "yes"}}, "round.imported must be one of include, exclude, not 'yes'"),
     ],
 )
 def test_a_bad_override_names_its_key(overrides, message):

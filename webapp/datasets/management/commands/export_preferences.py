@@ -121,7 +121,7 @@ class Command(BaseCommand):
             return export(project, spec, out)
         from tqdm import tqdm
 
-        with tqdm(total=0, unit="judgment", unit_scale=True, file=sys.stderr, desc="export") as bar:
+        with tqdm(total=0, unit="judgment", file=sys.stderr, desc="export") as bar:
 
             def progress(done: int, total: int) -> None:
                 bar.total = total
@@ -164,9 +164,9 @@ def push_to_hub(result: ExportResult, repo: str, token: str) -> str:
         raise CommandError(
             f"the Hugging Face Hub refused the upload to {repo!r}: {exc}. The export is at {result.path}."
         ) from exc
-    except (OSError, ValueError) as exc:  # no network: connection errors are OSErrors
+    except Exception as exc:  # no network: the hub client's transport errors (httpx), OSError
         raise CommandError(
             f"could not reach the Hugging Face Hub to push {repo!r} ({type(exc).__name__}: {exc}); "
             f"the export is at {result.path}. Push it later from a machine with network access."
         ) from exc
-    return f"https://huggingface.co/datasets/{repo}"
+    return f"{api.endpoint}/datasets/{repo}"
