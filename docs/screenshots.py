@@ -1,6 +1,8 @@
 """Screenshots of the round pages for the docs: docs/img/round-learning.png, policy-versions.png,
 round-failed.png; of the project's settings page refusing a misspelt key, project-settings.png; of
-the members page, project-members.png; and of the import page refusing a bad line of HH-RLHF preferences, prompt-import.png.
+the members page, project-members.png; of the import page refusing a bad line of HH-RLHF preferences, prompt-import.png;
+and of the export page with a finished export job (written by the real job body) and one running,
+export-jobs.png.
 
 With `--database`, a copy of a real SQLite database is served: the one `benchmarks.closed_loop`
 leaves per rule (var/bench/closed_loop/auto/<rule>/db.sqlite3), whose rounds, curves, samples and
@@ -273,6 +275,48 @@ def add_failed_round(slug: str) -> int:
     return number
 
 
+def add_export_jobs(slug: str) -> None:
+    """Judged comparisons, one export job written by `jobs.run_export` (what the worker runs: a
+    real file and card) and one still running at 62 %, for the export page."""
+    from django.contrib.auth import get_user_model
+
+    from webapp.annotation.models import Comparison
+    from webapp.annotation.services import add_judgment
+    from webapp.catalog.models import Prompt, Response
+    from webapp.datasets import jobs
+    from webapp.datasets.exporting import ExportSpec
+    from webapp.datasets.models import ExportJob
+    from webapp.projects.models import Project
+    from webapp.rounds.state_machine import this_process
+
+    project = Project.objects.get(slug=slug)
+    alice, bob = (get_user_model().objects.get(username=name) for name in ("alice", "bob"))
+    policy = project.active_policy
+    for i, sample in enumerate(SAMPLES * 8):
+        prompt = Prompt.objects.create(
+            project=project, conversation=[{"role": "user", "content": sample["prompt"]}]
+        )
+        old = Response.objects.create(prompt=prompt, policy=policy, text=sample["old"])
+        new = Response.objects.create(prompt=prompt, policy=policy, text=sample["new"])
+        comparison = Comparison.objects.create(
+            project=project, prompt=prompt, response_a=old, response_b=new, judgments_needed=2
+        )
+        add_judgment(comparison, alice, "b", strength=3)
+        add_judgment(comparison, bob, "b" if i % 5 else ("tie" if i % 2 else "a"), strength=2)
+    admin = get_user_model().objects.get(username=USERNAME)
+    finished = jobs.start_export(project, admin, ExportSpec(fmt="trl", aggregation="majority"))
+    jobs.run_export(finished.pk)
+    ExportJob.objects.create(
+        project=project,
+        requested_by=admin,
+        spec=ExportSpec(fmt="parquet").to_mapping(),
+        status=ExportJob.Status.RUNNING,
+        runner=this_process(),
+        done=620_000,
+        total=1_000_000,
+    )
+
+
 def serve(port: int) -> None:
     """The app under Django's threaded development WSGI server, in a daemon thread."""
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
@@ -353,6 +397,13 @@ def shoot(base: str, slug: str, chromium: str, out: Path, done: int, failed: int
             page.wait_for_selector("[data-testid=import-error], [data-testid=error-file]")
             saved.append(out / "prompt-import.png")
             page.screenshot(path=str(saved[-1]), full_page=True)
+
+            # The export page: a finished job with its links, one running (export.js polls it).
+            page.goto(f"{base}/p/{slug}/export/")
+            page.wait_for_selector("[data-testid=download]")
+            page.wait_for_timeout(600)  # the running job's first poll, the bar's transition
+            saved.append(out / "export-jobs.png")
+            page.screenshot(path=str(saved[-1]), full_page=True)
         finally:
             browser.close()
     return saved
@@ -369,6 +420,7 @@ def main() -> None:
         slug, done = real_project() if args.database else (build_fixture(), 1)
         failed = add_failed_round(slug)
         add_members(slug)
+        add_export_jobs(slug)
         port = free_port()
         serve(port)
         for path in shoot(f"http://127.0.0.1:{port}", slug, args.chromium, args.out, done, failed):
