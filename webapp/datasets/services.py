@@ -123,8 +123,10 @@ class PromptImportError(ValueError):
     """Bad input in an import file; the message names the line and field."""
 
 
-def _field_error(line_number: int, field: str, problem: str) -> PromptImportError:
-    return PromptImportError(f"line {line_number}, field '{field}': {problem}")
+def _field_error(line_number: int | str, field: str, problem: str) -> PromptImportError:
+    """`line_number` is a line's number, or where the row came from in words ("item 3")."""
+    where = line_number if isinstance(line_number, str) else f"line {line_number}"
+    return PromptImportError(f"{where}, field '{field}': {problem}")
 
 
 def _decode_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
@@ -146,11 +148,12 @@ def _decode_line(line_number: int, raw: str | bytes) -> dict[str, Any]:
     return row
 
 
-def _conversation(line_number: int, row: dict[str, Any], max_bytes: int) -> list[dict[str, str]]:
+def _conversation(line_number: int | str, row: dict[str, Any], max_bytes: int) -> list[dict[str, str]]:
     """The row's prompt as a conversation: any row training.prompts reads (prefloop's own, TRL's
     prompt lists, HH-RLHF text), then checked by catalog.text.conversation_problem."""
+    where = line_number if isinstance(line_number, str) else f"line {line_number}"
     try:
-        conversation = prompt_conversation(row, f"line {line_number}")
+        conversation = prompt_conversation(row, where)
     except ValueError as exc:
         raise PromptImportError(str(exc)) from exc
     one_field = "prompt" if isinstance(row.get("prompt"), str) and "conversation" not in row else ""
@@ -172,7 +175,12 @@ def _metadata_problem(value: Any) -> str | None:
 
 
 def _parse_prompt_line(line_number: int, raw: str | bytes, max_bytes: int) -> dict[str, Any]:
-    row = _decode_line(line_number, raw)
+    return _parse_prompt_row(line_number, _decode_line(line_number, raw), max_bytes)
+
+
+def _parse_prompt_row(line_number: int | str, row: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """One decoded row's Prompt fields, or PromptImportError naming `line_number` (or "item N")
+    and the field: the checks every prompt import shares, whatever carried the row."""
     conversation = _conversation(line_number, row, max_bytes)
     split = row.get("split", Prompt.Split.TRAIN)
     if split not in Prompt.Split.values:
@@ -210,6 +218,22 @@ def import_prompts(project: Project, lines: Iterable[str | bytes] | IO, source: 
     with transaction.atomic():
         Prompt.objects.bulk_create(rows)
     return len(rows)
+
+
+def import_prompt_rows(project: Project, rows: Iterable[Any], source: str = "") -> int:
+    """Import prompts given as decoded rows (the API's bulk create), all or nothing: the rows
+    `import_prompts` reads from a line each, checked the same way, errors naming `item N`
+    (the first row is item 1) instead of a line."""
+    prompts = []
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise PromptImportError(f"item {number}: expected a JSON object")
+        fields = _parse_prompt_row(f"item {number}", row, project.max_prompt_bytes)
+        fields["source"] = fields["source"] or source
+        prompts.append(Prompt(project=project, **fields))
+    with transaction.atomic():
+        Prompt.objects.bulk_create(prompts)
+    return len(prompts)
 
 
 GZIP_MAGIC = b"\x1f\x8b"
