@@ -112,6 +112,9 @@ class Judgment(models.Model):
     strength = models.PositiveSmallIntegerField(choices=Strength.choices, default=Strength.CLEAR)
     reason = models.TextField(blank=True)
     seconds_spent = models.FloatField(default=0)
+    # Where the judgment was made: "" = judged here; an imported one holds "<format>:<file name>"
+    # (e.g. "hh:harmless-base-test.jsonl.gz"), so exports can keep or drop outside data.
+    source = models.CharField(max_length=200, blank=True, default="", db_index=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

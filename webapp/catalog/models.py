@@ -74,6 +74,8 @@ class Response(models.Model):
         PolicyVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="responses"
     )
     text = models.TextField()
+    # The outside model that wrote an imported response; "" for prefloop's own (`policy` names it).
+    model_name = models.CharField(max_length=200, blank=True, default="")
     generation = models.JSONField(default=dict, blank=True, help_text="Sampling settings used.")
     token_count = models.PositiveIntegerField(default=0)
     finished = models.BooleanField(default=True, help_text="Ended with EOS rather than the length limit.")

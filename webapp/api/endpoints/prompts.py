@@ -10,7 +10,7 @@ from ninja import Field, Router, Schema
 from webapp.api.endpoints.common import project_or_404
 from webapp.api.errors import ApiError
 from webapp.catalog.text import text_problem
-from webapp.datasets import services
+from webapp.datasets import imports
 from webapp.projects.permissions import can_import_prompts
 
 router = Router(tags=["prompts"])
@@ -42,7 +42,7 @@ def prompts_create(request: HttpRequest, slug: str, payload: PromptsIn):
     if problem:
         raise ApiError(422, f"field 'source': {problem}")
     try:
-        created = services.import_prompt_rows(project, payload.prompts, source=payload.source)
-    except services.PromptImportError as exc:
+        created = imports.import_prompt_rows(project, payload.prompts, source=payload.source)
+    except imports.ImportFileError as exc:
         raise ApiError(422, str(exc)) from exc
     return 201, {"created": created}
