@@ -7,6 +7,7 @@ small builders (`make_*`), the round, deploy and command tests `project_with_com
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Iterable
 
 from django.contrib.auth import get_user_model
@@ -15,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from webapp.annotation.models import Comparison, Judgment
 from webapp.annotation.services import add_judgment
 from webapp.catalog.models import PolicyVersion, Prompt, Response
+from webapp.datasets.models import ExportJob
 from webapp.projects.models import Membership, Project
 from webapp.projects.roles import Role
 from webapp.rounds.models import TrainingRound
@@ -128,3 +130,17 @@ def judge_all(
         add_judgment(comparison=c, annotator=user, choice=choice, strength=strength)
         for c in project.comparisons.order_by("id")
     ]
+
+
+def make_export_job(
+    project: Project, directory: Path, status: str = ExportJob.Status.DONE, **fields
+) -> ExportJob:
+    """A finished export job with its data file and card in `directory` (as a worker leaves it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    data, card = directory / f"{project.slug}-preferences-trl.jsonl", directory / "README.md"
+    data.write_text('{"prompt": [], "chosen": [], "rejected": []}\n')
+    card.write_text("---\nlicense: other\n---\n# An export\n")
+    defaults = {"spec": {"fmt": "trl", "aggregation": "all"}, "done": 1, "total": 1, "counts": {"pairs": 1}}
+    if status == ExportJob.Status.DONE:
+        defaults.update(path=str(data), card=str(card))
+    return ExportJob.objects.create(project=project, status=status, **{**defaults, **fields})

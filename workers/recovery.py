@@ -1,5 +1,5 @@
-"""A worker's background thread that resumes round stages whose worker died
-(webapp/rounds/recovery.py decides which). It checks at once when the worker starts, so a
+"""A worker's background thread that resumes round stages and export jobs whose worker died
+(webapp/rounds/recovery.py and webapp/datasets/jobs.requeue_stalled decide which). It checks at once when the worker starts, so a
 worker restarted after a crash picks the dead stage up within seconds."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from webapp.datasets.jobs import requeue_stalled
 from webapp.rounds.recovery import resume_stalled
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,11 @@ def _loop(by: str, stop: threading.Event) -> None:
     try:
         while True:
             close_old_connections()
-            try:
-                resume_stalled(by)
-            except Exception:  # the database or broker is down for a moment: try at the next check
-                log.exception("recovery check failed")
+            for check in (resume_stalled, requeue_stalled):
+                try:
+                    check(by)
+                except Exception:  # the database or broker is down for a moment: try at the next check
+                    log.exception("recovery check %s failed", check.__name__)
             if stop.wait(settings.PREFLOOP_RECOVERY_SECONDS):
                 return
     finally:

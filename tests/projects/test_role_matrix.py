@@ -28,6 +28,7 @@ from tests import platform_factories as factories
 from webapp.annotation.models import Assignment, Comparison, Judgment
 from webapp.catalog.models import PolicyVersion, Prompt
 from webapp.config import urls as root_urls
+from webapp.datasets.models import ExportJob
 from webapp.projects.models import Membership, Project
 from webapp.projects.roles import ACTIONS, ANONYMOUS, NON_MEMBER, STAFF, WITH_EXPORT_PERMISSION, Role
 from webapp.rounds.models import TrainingRound
@@ -115,6 +116,7 @@ class World:
     users: dict[str, Any]  # identity name -> user (None for anonymous)
     leases: dict[str, Assignment]  # identity name -> an open lease of theirs in the project
     round: TrainingRound
+    export_job: ExportJob  # a finished one, its files on disk
 
 
 def _lease(comparison: Comparison, user) -> Assignment:
@@ -151,7 +153,8 @@ def build(tmp_path: Path) -> World:
     for name, user in users.items():
         comparison = factories.make_comparison(project, policy=project.active_policy)
         leases[name] = _lease(comparison, user or users["annotator"])
-    return World(project, users, leases, training_round)
+    export_job = factories.make_export_job(project, tmp_path / "exports" / "1")
+    return World(project, users, leases, training_round, export_job)
 
 
 def url_for(world: World, name: str, identity: Identity) -> str:
@@ -161,6 +164,8 @@ def url_for(world: World, name: str, identity: Identity) -> str:
         kwargs["slug"] = world.project.slug
     if "<int:number>" in route:
         kwargs["number"] = 1  # round 1, policy v1
+    if "<int:job_id>" in route:
+        kwargs["job_id"] = world.export_job.pk
     if "<int:assignment_id>" in route:
         kwargs["assignment_id"] = world.leases[identity.name].pk
     return reverse(name, kwargs=kwargs)
@@ -185,6 +190,7 @@ POSTED = {
     },
     "login": {"username": "nobody", "password": "wrong password"},
     "api_tokens": {"action": "create", "name": "from the matrix"},
+    "datasets:export": {"fmt": "trl", "aggregation": "all"},
 }
 
 
@@ -199,6 +205,7 @@ def snapshot(project: Project) -> tuple:
         sorted(PolicyVersion.objects.values_list("pk", "status")),
         project.active_policy_id,
         Prompt.objects.count(),
+        ExportJob.objects.count(),
         [getattr(project, name) for name in SETTINGS_POST],
     )
 
@@ -278,3 +285,6 @@ def test_allowed_posts_do_what_they_say(client, tmp_path):
         url_for(world, "datasets:import_prompts", WHO["project admin"]), POSTED["datasets:import_prompts"]()
     )
     assert Prompt.objects.get(project=world.project, source="new.jsonl").last_user_message == "imported?"
+    client.post(url_for(world, "datasets:export", WHO["project admin"]), POSTED["datasets:export"])
+    job = ExportJob.objects.exclude(pk=world.export_job.pk).get()
+    assert (job.project, job.requested_by, job.spec["fmt"]) == (world.project, admin, "trl")

@@ -2,7 +2,7 @@
 settings long stages need. The web process sends tasks by name through it (rounds/dispatch.py)
 and never imports a task module; `workers` registers the tasks on the same app.
 
-default: light work (snapshot, deploy); generate: inference; train: GPU work, one at a time
+default: light work (snapshot, deploy, web export jobs); generate: inference; train: GPU work, one at a time
 (run that worker with --concurrency 1).
 """
 
@@ -24,6 +24,8 @@ app.conf.update(
         "workers.tasks.policy.*": {"queue": "train"},
         "workers.tasks.evaluate.*": {"queue": "train"},
         "workers.tasks.generate.*": {"queue": "generate"},
+        # Web export jobs: database to file, no model; beside snapshot and deploy.
+        "workers.tasks.export.*": {"queue": "default"},
     },
     # Late acks: a stage's message is acknowledged when the stage ends, so a worker that dies in
     # the middle leaves it in the broker; a killed prefork child's message is requeued at once.

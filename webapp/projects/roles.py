@@ -118,9 +118,14 @@ ACTIONS: dict[str, Action] = {
         {"annotation:annotate": ("GET",), "annotation:submit": ("POST",), "annotation:skip": ("POST",)},
     ),
     "export": Action(
-        "export preference data",
+        "export preference data (start export jobs, follow and download them)",
         _row(*MANAGERS, viewer=WITH_EXPORT_PERMISSION, annotator=WITH_EXPORT_PERMISSION),
-        {"datasets:export": ("GET",)},
+        {
+            "datasets:export": ("GET", "POST"),
+            "datasets:export_progress": ("GET",),
+            "datasets:export_download": ("GET",),
+            "datasets:export_card": ("GET",),
+        },
     ),
     "see_annotators": Action(
         "see each annotator's judgment counts (stats page)",
@@ -142,7 +147,7 @@ ACTIONS: dict[str, Action] = {
         {"projects:members": ("GET", "POST")},
     ),
     "see_tracebacks": Action(
-        "see a failed round's traceback (others: its first line)",
+        "see a failed round's or export's traceback (others: its first line)",
         _row(STAFF),
     ),
     "edit_settings": Action(
