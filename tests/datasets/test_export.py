@@ -14,8 +14,10 @@ from django.contrib.auth.models import Permission
 
 from tests.platform_factories import judge_all, project_with_comparisons
 from training.data import read_preferences
+from webapp.annotation.models import Judgment
 from webapp.annotation.services import add_judgment
-from webapp.datasets.services import EXPORT_FORMATS, export_filename, export_preferences, preference_records
+from webapp.datasets.exporting import ExportSpec, export
+from webapp.datasets.services import EXPORT_FORMATS, export_filename
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +28,35 @@ COLUMNS = {
     "parquet": {"prompt", "chosen", "rejected", "margin", "strength", "metadata"},
     "hf": {"prompt", "chosen", "rejected", "margin", "strength", "metadata"},
 }
+PAIRWISE = sorted(COLUMNS)
+COUNTS = {"judgments": 6, "pairs": 5, "tie": 1, "both_bad": 0, "comparisons": 4, "rows": 5}
+
+
+def export_preferences(project, fmt, out):
+    result = export(project, ExportSpec(fmt), out)
+    return result.path, result.counts
+
+
+def preference_records(project):
+    """The records every pairwise format reads back to: alice's four A votes and bob's B vote,
+    oldest judgment first."""
+    from training.data import PreferenceRecord
+
+    records = []
+    for j in Judgment.objects.filter(comparison__project=project, choice__in="ab").order_by("id"):
+        c = j.comparison
+        chosen, rejected = (c.response_a, c.response_b) if j.choice == "a" else (c.response_b, c.response_a)
+        metadata = {
+            "comparison_id": c.pk,
+            "judgment_id": j.pk,
+            "annotator_id": j.annotator_id,
+            "prompt_id": c.prompt_id,
+            "reason": j.reason,
+        }
+        records.append(
+            PreferenceRecord(c.prompt.conversation, chosen.text, rejected.text, j.strength, metadata)
+        )
+    return records
 
 
 @pytest.fixture
@@ -48,18 +79,18 @@ def _load(fmt, path, cache):
 
 
 def test_formats_cover_the_writers():
-    assert set(EXPORT_FORMATS) == set(COLUMNS)
+    assert set(EXPORT_FORMATS) == set(COLUMNS) | {"raw"}
 
 
-@pytest.mark.parametrize("fmt", sorted(COLUMNS))
+@pytest.mark.parametrize("fmt", PAIRWISE)
 def test_export_loads_with_datasets(project, fmt, tmp_path):
     out = tmp_path / ("hf-dir" if fmt == "hf" else export_filename(project, fmt))
     path, counts = export_preferences(project, fmt, out)
-    assert path == out and counts == {"judgments": 6, "pairs": 5, "tie": 1, "both_bad": 0}
+    assert path == out and counts == COUNTS
     dataset = _load(fmt, path, tmp_path / "cache")
     assert len(dataset) == 5 and set(dataset.column_names) == COLUMNS[fmt]
     assert sorted(dataset["strength"]) == [1, 3, 3, 3, 3] and sorted(dataset["margin"]) == [0.0, 1, 1, 1, 1]
-    records, _ = preference_records(project)
+    records = preference_records(project)
     assert read_preferences(path) == records  # every format reads back to the same records
     bob_pair = next(r for r in records if r.strength == 1)
     assert (
@@ -89,7 +120,7 @@ def test_hf_export_as_zip_archive(project, tmp_path):
 
 
 def test_unknown_format_is_refused(project, tmp_path):
-    with pytest.raises(ValueError, match="unknown format"):
+    with pytest.raises(ValueError, match="field 'fmt': unknown format 'csv'"):
         export_preferences(project, "csv", tmp_path / "x.csv")
 
 

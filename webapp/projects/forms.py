@@ -4,6 +4,7 @@ settings page's form."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django import forms
@@ -78,6 +79,15 @@ class ProjectSettingsForm(forms.ModelForm):
             self.fields[name].validators.append(MaxValueValidator(LIMIT_CEILING, ceiling))
         if not self.is_bound:
             self.initial["training_config"] = json.dumps(self.instance.training_config or {}, indent=2)
+
+    def clean_license(self) -> str:
+        """A Hugging Face licence id goes into the dataset card's YAML as it is: one token."""
+        value = self.cleaned_data["license"].strip().lower()
+        if value and not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", value):
+            raise ValidationError(
+                'a licence id such as "cc-by-4.0" or "apache-2.0": letters, digits, ".", "-", "+"'
+            )
+        return value
 
     def clean_training_config(self) -> dict[str, Any]:
         """JSON text to the dict Project stores, checked by rounds.config the way a round reads it."""

@@ -30,6 +30,15 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, through="Membership", blank=True, related_name="projects"
     )
     created = models.DateTimeField(auto_now_add=True)
+    # The licence of the exported data, as a Hugging Face licence id (the dataset card's
+    # `license:`); blank is written as "other".
+    license = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text='Licence of the exported data, as a Hugging Face licence id (e.g. "cc-by-4.0", '
+        '"apache-2.0"); blank means "other". Written in every export\'s dataset card.',
+    )
     # Size limits in UTF-8 bytes: what one page may have to serve (a 50 MB prompt made a 52 MB
     # annotate page). Enforced where text enters: webapp/catalog/text.py's checks, one code path.
     max_prompt_bytes = models.PositiveIntegerField(

@@ -147,7 +147,7 @@ def remove_member(project: Project, user_id: int, by: AbstractBaseUser) -> Membe
 
 LIMIT_FIELDS = ("max_prompt_bytes", "max_response_bytes", "max_reason_bytes")
 # What the settings page edits (its form's fields) and update_settings writes.
-SETTINGS_FIELDS = ("name", "guidelines", "overlap", *LIMIT_FIELDS, "training_config")
+SETTINGS_FIELDS = ("name", "guidelines", "overlap", "license", *LIMIT_FIELDS, "training_config")
 
 
 def update_settings(project: Project, values: dict[str, Any]) -> list[str]:

@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
         # anchored to v0 as InstructGPT's KL term is to its SFT model, or the round's starting
         # policy ("parent"). Measured: benchmarks/README.md, "Rounds that teach".
         "reference": "base",
+        # include: imported judgments (Judgment.source not "", e.g. an HH-RLHF file) train with
+        # the project's own; exclude: only judgments made in prefloop.
+        "imported": "include",
     },
     "reward": {"max_length": 384, "epochs": 4, "trainable_layers": 4, "learning_rate": 3e-4, "batch_size": 8},
     "ppo": {
@@ -60,6 +63,7 @@ ALGORITHMS = ("auto", "ppo", "dpo")
 PAIRINGS = ("parent", "policy")
 JUDGMENT_WINDOWS = ("new", "all")
 REFERENCES = ("parent", "base")
+IMPORTED = ("include", "exclude")
 
 
 class ConfigError(ValueError):
@@ -94,6 +98,10 @@ def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
         raise ConfigError(
             f"round.reference must be one of {', '.join(REFERENCES)}, not {merged['round']['reference']!r}"
         )
+    if merged["round"]["imported"] not in IMPORTED:
+        raise ConfigError(
+            f"round.imported must be one of {', '.join(IMPORTED)}, not {merged['round']['imported']!r}"
+        )
     return merged
 
 
@@ -112,6 +120,7 @@ OVERRIDABLE: dict[str, dict[str, str]] = {
         "pairing": "str",
         "judgments": "str",
         "reference": "str",
+        "imported": "str",
     },
     "reward": {
         "max_length": "int",

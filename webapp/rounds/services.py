@@ -11,7 +11,7 @@ from django.db.models import Max
 from webapp.catalog import services as catalog
 from webapp.catalog.models import PolicyVersion
 from webapp.catalog.text import json_safe
-from webapp.datasets.services import count_pairs
+from webapp.datasets.exporting import ExportSpec, export_counts
 from webapp.projects.models import Project
 from webapp.rounds import config as round_config
 from webapp.rounds import dispatch, state_machine
@@ -45,11 +45,11 @@ def start_round(project: Project, user=None, overrides: dict[str, Any] | None = 
         if project.active_policy_id is None:
             raise RoundError("the project has no active policy yet")
         since = judgments_since(project, config)
-        pairs = count_pairs(project, after=since.created if since else None)
+        pairs = count_pairs(project, config, after=since.created if since else None)
         if pairs < config["round"]["min_pairs"]:
             window = (
                 f' judged since round {since.number} (round.judgments is "new"; '
-                f"{count_pairs(project)} in all)"
+                f"{count_pairs(project, config)} in all)"
                 if since
                 else ""
             )
@@ -69,6 +69,14 @@ def start_round(project: Project, user=None, overrides: dict[str, Any] | None = 
         round_id = training_round.pk
         transaction.on_commit(lambda: _send(round_id, TrainingRound.State.QUEUED))
     return training_round
+
+
+def count_pairs(project: Project, config: dict[str, Any], after=None) -> int:
+    """The preference pairs a round's snapshot would hold: A-or-B judgments (made after `after`,
+    when given), less imported ones when round.imported is "exclude"."""
+    imported = config["round"].get("imported", "include") == "include"
+    spec = ExportSpec("trl", after=after, sources=None if imported else ("",))
+    return export_counts(project, spec)["pairs"]
 
 
 def _send(round_id: int, stage: str) -> None:

@@ -20,6 +20,7 @@ def snapshot_round(round_id: int) -> None:
             training_round.number,
             before=training_round.created,
             after=since.created if since else None,
+            imported=training_round.config.get("round", {}).get("imported", "include") == "include",
         )
         TrainingRound.objects.filter(pk=round_id).update(
             dataset_path=str(snap.path), dataset_sha256=snap.sha256, dataset_counts=snap.counts
