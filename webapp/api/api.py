@@ -15,7 +15,16 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, ValidationError
 
 from webapp.api.auth import TokenAuth
-from webapp.api.endpoints import annotation, judgments, policies, projects, prompts, rounds
+from webapp.api.endpoints import (
+    annotation,
+    exports,
+    imports,
+    judgments,
+    policies,
+    projects,
+    prompts,
+    rounds,
+)
 from webapp.api.errors import ApiError, describe_location
 
 # Swagger UI's React components set inline style attributes; on the docs page only (it shows our
@@ -38,7 +47,7 @@ api = NinjaAPI(
     docs_decorator=docs_csp,
 )
 
-for module in (projects, prompts, annotation, judgments, rounds, policies):
+for module in (projects, prompts, imports, annotation, judgments, rounds, policies, exports):
     api.add_router("", module.router)
 
 

@@ -29,6 +29,7 @@ class JudgmentOut(Schema):
     strength: int
     reason: str
     seconds_spent: float
+    source: str  # "" = judged here; imported: "<format>:<file or source name>"
     created: datetime
 
 
@@ -49,12 +50,14 @@ def judgments_list(
     annotator: str | None = None,
     after: datetime | None = None,
     before: datetime | None = None,
+    source: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ):
     """The project's judgments, oldest first: the preference data, so the export permission
     guards it. Filters: `round` (number), `annotator` (username; project admins and staff, who
-    see each annotator), created `after` (exclusive) and `before` (inclusive)."""
+    see each annotator), created `after` (exclusive) and `before` (inclusive), `source` ("" for
+    the judgments made here)."""
     project = project_or_404(request, slug, can_export)
     names = can_see_annotators(request.user, project)
     rows = Judgment.objects.filter(comparison__project=project).select_related(
@@ -70,6 +73,8 @@ def judgments_list(
         rows = rows.filter(created__gt=after)
     if before is not None:
         rows = rows.filter(created__lte=before)
+    if source is not None:
+        rows = rows.filter(source=source)
     items, next_cursor = page(rows, ("id",), cursor, limit)
     return {
         "items": [
@@ -86,6 +91,7 @@ def judgments_list(
                 "strength": j.strength,
                 "reason": j.reason,
                 "seconds_spent": j.seconds_spent,
+                "source": j.source,
                 "created": j.created,
             }
             for j in items
