@@ -144,3 +144,17 @@ def make_export_job(
     if status == ExportJob.Status.DONE:
         defaults.update(path=str(data), card=str(card))
     return ExportJob.objects.create(project=project, status=status, **{**defaults, **fields})
+
+
+def make_token(user: AbstractBaseUser, name: str = "") -> str:
+    """A new API token of `user` (the token itself: only its sha256 is stored)."""
+    from webapp.api.tokens import create_token
+
+    return create_token(user, name)[1]
+
+
+def api_client(token: str | None = None):
+    """A test client that sends `Authorization: Bearer <token>` (none without a token)."""
+    from django.test import Client
+
+    return Client(headers={"authorization": f"Bearer {token}"}) if token else Client()
