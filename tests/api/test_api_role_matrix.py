@@ -221,18 +221,7 @@ def build(tmp_path: Path) -> World:
     for identity in IDENTITIES:
         comparison = factories.make_comparison(project, policy=project.active_policy)
         leases[identity.name] = _lease(comparison, users.get(identity.name) or users["annotator"])
-    data = tmp_path / "export.jsonl"
-    data.write_text('{"prompt": []}\n')
-    card = tmp_path / "README.md"
-    card.write_text("# card\n")
-    job = ExportJob.objects.create(
-        project=project,
-        spec={"fmt": "trl"},
-        status=ExportJob.Status.DONE,
-        path=str(data),
-        card=str(card),
-        finished=timezone.now(),
-    )
+    job = factories.make_export_job(project, tmp_path / "export")
     return World(project, tokens, leases, job)
 
 
