@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from webapp.annotation.models import Judgment
 from webapp.catalog.models import Prompt
-from webapp.datasets import jobs, services
+from webapp.datasets import exporting, jobs, services
 from webapp.datasets.forms import PromptImportForm
 from webapp.datasets.models import ExportJob
 from webapp.projects.models import Project
@@ -29,7 +29,6 @@ from webapp.projects.permissions import (
     can_see_tracebacks,
     project_for,
 )
-
 
 EXPORT_FIELDS = ("fmt", "aggregation", "rounds", "after", "before", "annotators", "sources")
 LIST_FIELDS = ("rounds", "annotators")  # comma-separated on the form
@@ -63,8 +62,6 @@ def _sources(project: Project) -> list[str]:
 def _export_page(
     request: HttpRequest, project: Project, values=None, error: str = "", status: int = 200
 ) -> HttpResponse:
-    from webapp.datasets import exporting
-
     context = {
         "project": project,
         "can": Capabilities(request.user, project),
@@ -84,8 +81,6 @@ def _export_page(
 def export(request: HttpRequest, slug: str) -> HttpResponse:
     """The export form and the project's recent export jobs; a POST starts a job (a worker
     writes the file; the page follows its progress and links the download when it is done)."""
-    from webapp.datasets import exporting
-
     project = project_for(request.user, slug, check=can_export)
     if request.method != "POST":
         return _export_page(request, project)
