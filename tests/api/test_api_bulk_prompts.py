@@ -73,3 +73,13 @@ def test_an_empty_list_and_a_body_that_is_not_json_are_refused(setup):
     assert response.status_code in (400, 422)
     assert "detail" in response.json()
     assert not Prompt.objects.exists()
+
+
+def test_a_body_over_the_upload_limit_is_a_json_413(setup, settings):
+    project, client = setup
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    rows = [{"prompt": f"prompt number {i}?"} for i in range(1000)]
+    response = create(client, project, {"prompts": rows})
+    assert response.status_code == 413
+    assert "send fewer items per request" in response.json()["detail"]
+    assert not Prompt.objects.exists()
