@@ -168,3 +168,17 @@ def vote(
         Judgment.objects.filter(pk=judgment.pk).update(**changes)
         judgment.refresh_from_db()
     return judgment
+
+
+def make_token(user: AbstractBaseUser, name: str = "") -> str:
+    """A new API token of `user` (the token itself: only its sha256 is stored)."""
+    from webapp.api.tokens import create_token
+
+    return create_token(user, name)[1]
+
+
+def api_client(token: str | None = None):
+    """A test client that sends `Authorization: Bearer <token>` (none without a token)."""
+    from django.test import Client
+
+    return Client(headers={"authorization": f"Bearer {token}"}) if token else Client()

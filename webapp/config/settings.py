@@ -54,11 +54,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
+    "ninja",  # the API docs' Swagger UI from its own static files, not a CDN
     "webapp.projects",
     "webapp.catalog",
     "webapp.annotation",
     "webapp.rounds",
     "webapp.datasets",
+    "webapp.api",
 ]
 
 MIDDLEWARE = [

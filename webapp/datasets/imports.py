@@ -269,6 +269,13 @@ def _import_prompt_rows(project: Project, rows: RowSource, source: str, empty: s
     return count
 
 
+def import_prompt_rows(project: Project, rows: Iterable[dict], source: str = "") -> int:
+    """`import_prompts` for rows already parsed (the API's bulk create), all or nothing; errors
+    name `item N` (the first row is item 1) instead of a line."""
+    items = _items(rows)
+    return _import_prompt_rows(project, RowSource("items", lambda: iter(items)), _clean_name(source), EMPTY_ITEMS)
+
+
 def import_prompt_file(
     project: Project, handle: IO[bytes] | Path, name: str, max_bytes: int | None = None
 ) -> int:

@@ -78,9 +78,21 @@ MANAGERS = (Role.ADMIN.value, STAFF)
 
 ACTIONS: dict[str, Action] = {
     "sign_in": Action(
-        "log in, log out, health check",
+        "log in, log out, health check, read the API's docs and schema",
         _row(*IDENTITIES),
-        {"login": ("GET", "POST"), "logout": ("POST",), "healthz": ("GET",)},
+        {
+            "login": ("GET", "POST"),
+            "logout": ("POST",),
+            "healthz": ("GET",),
+            "api:openapi-json": ("GET",),
+            "api:openapi-view": ("GET",),
+            "api:api-root": ("GET",),  # ninja's: a 404 that names the docs' URL
+        },
+    ),
+    "api_tokens": Action(
+        "create, list and revoke your own API tokens (the API then asks this table, as the pages do)",
+        _row(NON_MEMBER, *MEMBERS),
+        {"api_tokens": ("GET", "POST")},
     ),
     "list_projects": Action(
         "list your projects (staff: all)",

@@ -138,15 +138,19 @@ def progress(request: HttpRequest, slug: str, number: int) -> JsonResponse:
     """What the round page polls: state, progress, metrics and the curves to plot."""
     project = project_for(request.user, slug, check=can_view)
     training_round = get_object_or_404(TrainingRound, project=project, number=number)
-    return JsonResponse(
-        {
-            "state": training_round.state,
-            "active": training_round.is_active,
-            "progress": training_round.progress,
-            "metrics": training_round.metrics,
-            "error": error_for(request.user, project, training_round),
-            "attempt": training_round.attempt,
-            "policy_out": training_round.policy_out.number if training_round.policy_out else None,
-            "curves": services.curves(training_round),
-        }
-    )
+    return JsonResponse(progress_data(request.user, project, training_round))
+
+
+def progress_data(user, project, training_round: TrainingRound) -> dict:
+    """The round's state, stage progress, metrics and curves, as this user may see them: the
+    round page's progress JSON, and the API's round status."""
+    return {
+        "state": training_round.state,
+        "active": training_round.is_active,
+        "progress": training_round.progress,
+        "metrics": training_round.metrics,
+        "error": error_for(user, project, training_round),
+        "attempt": training_round.attempt,
+        "policy_out": training_round.policy_out.number if training_round.policy_out else None,
+        "curves": services.curves(training_round),
+    }
