@@ -34,7 +34,7 @@ def test_card_front_matter_and_counts(project, tmp_path):
     project.license = "cc-by-4.0"
     project.save()
     result = export(project, ExportSpec("trl", aggregation="majority"), tmp_path / "prefs.jsonl")
-    assert result.card == tmp_path / "README.md"
+    assert result.card == tmp_path / "prefs.README.md"
     meta, body = front_matter(result.card)
     assert meta["license"] == "cc-by-4.0" and meta["task_categories"] == ["text-generation"]
     assert meta["configs"] == [
@@ -65,3 +65,14 @@ def test_hf_directory_and_zip(project, tmp_path):
     assert result.path == tmp_path / "zip" / "data.zip" and zipfile.is_zipfile(result.path)
     meta, body = front_matter(result.card)
     assert "configs" not in meta and "Unzip `data.zip` first" in body
+
+
+def test_an_export_into_a_folder_with_a_readme_leaves_that_readme_alone(project, tmp_path):
+    """`export_preferences --out prefs.jsonl` run in a repository's root once replaced its README."""
+    readme = tmp_path / "README.md"
+    readme.write_text("# my repository\n")
+    for fmt, name in (("trl", "prefs.jsonl"), ("parquet", "prefs.parquet"), ("hf", "prefs-hf")):
+        result = export(project, ExportSpec(fmt), tmp_path / name)
+        assert result.card.name == name.split(".")[0] + ".README.md"
+        assert front_matter(result.card)[0]["license"]
+    assert readme.read_text() == "# my repository\n"

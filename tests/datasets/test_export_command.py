@@ -43,7 +43,7 @@ def test_plain_export_with_progress_on_stderr(project, tmp_path, capsys):
     out = tmp_path / "prefs.jsonl"
     said = run("--out", str(out))
     assert f"wrote 5 preference pairs to {out}" in said and "skipped 1 ties and 0 both-bad" in said
-    assert "card: " + str(tmp_path / "README.md") in said
+    assert "card: " + str(tmp_path / "prefs.README.md") in said
     assert len(lines(out)) == 5
     assert "6/6" in capsys.readouterr().err  # tqdm's bar, judgments done / total
 

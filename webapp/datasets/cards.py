@@ -148,13 +148,21 @@ License: {project.license or "other (not set in the project's settings)"}.
     return str(DatasetCard(f"---\n{meta.to_yaml()}\n---\n{body}"))
 
 
+def card_path(path: Path) -> Path:
+    """Where the card of the export at `path` goes: `<name>.README.md` beside it (prefs.jsonl ->
+    prefs.README.md). Never a bare README.md: an export written into a repository's folder would
+    overwrite the repository's own README. `--push-to-hub` uploads it as the repo's README.md."""
+    stem = path.name[: -len(path.suffix)] if path.suffix and not path.is_dir() else path.name
+    return path.parent / f"{stem}.README.md"
+
+
 def write_card(
     project: Project, spec: Any, path: Path, counts: dict[str, int], agreed: dict[str, Any] | None = None
 ) -> Path:
-    """README.md beside `path` (atomically), and its path. `agreed`: the project's
+    """The card beside `path` (atomically; `card_path`), and its path. `agreed`: the project's
     annotation.services.agreement, when the caller has it."""
-    card = Path(path).parent / "README.md"
-    fd, tmp = tempfile.mkstemp(prefix=".README.md.", suffix=".tmp", dir=card.parent)
+    card = card_path(Path(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{card.name}.", suffix=".tmp", dir=card.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(card_text(project, spec, Path(path), counts, agreed))
     os.replace(tmp, card)
