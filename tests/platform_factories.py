@@ -137,7 +137,8 @@ def make_export_job(
 ) -> ExportJob:
     """A finished export job with its data file and card in `directory` (as a worker leaves it)."""
     directory.mkdir(parents=True, exist_ok=True)
-    data, card = directory / f"{project.slug}-preferences-trl.jsonl", directory / "README.md"
+    data = directory / f"{project.slug}-preferences-trl.jsonl"
+    card = directory / f"{project.slug}-preferences-trl.README.md"  # as exporting names it
     data.write_text('{"prompt": [], "chosen": [], "rejected": []}\n')
     card.write_text("---\nlicense: other\n---\n# An export\n")
     defaults = {"spec": {"fmt": "trl", "aggregation": "all"}, "done": 1, "total": 1, "counts": {"pairs": 1}}

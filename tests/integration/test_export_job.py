@@ -122,7 +122,7 @@ def test_a_worker_killed_mid_export_is_replaced_and_the_job_ends_done(
     assert done.status == ExportJob.Status.DONE and done.attempt == 2, done.error
     assert done.runner != running.runner
     files = sorted(p.name for p in jobs.export_dir(done).iterdir())
-    assert files == sorted(["README.md", os.path.basename(done.path)])  # one attempt's files
+    assert files == sorted(os.path.basename(p) for p in (done.path, done.card))  # one attempt's files
     assert len(download_and_load(client, done, tmp_path)) == 10
 
 
