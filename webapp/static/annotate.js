@@ -101,7 +101,7 @@
   });
   keys.register({
     key: "Enter",
-    label: "submit the judgment (Shift+Enter: new line in the reason)",
+    label: "submit the judgment (Shift+Enter: a new line in the reason)",
     group: "Submit",
     inInputs: true,
     when: function (event) {

@@ -211,5 +211,17 @@
 
   window.prefloopKeys = { register: register, list: list, open: show, close: hide, isOpen: isOpen };
 
-  register({ key: "?", label: "show these keys", group: "Help", run: show });
+  // "?" itself goes last (after the page scripts, which are deferred and run before
+  // DOMContentLoaded), so the overlay opens on the page's own keys.
+  var helpRegistered = false;
+  function registerHelp() {
+    if (helpRegistered) return;
+    helpRegistered = true;
+    register({ key: "?", label: "show these keys", group: "Help", run: show });
+  }
+  if (document.readyState === "complete") registerHelp();
+  else {
+    document.addEventListener("DOMContentLoaded", registerHelp);
+    window.addEventListener("load", registerHelp); // loaded late, after DOMContentLoaded
+  }
 })();
