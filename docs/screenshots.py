@@ -1,8 +1,8 @@
 """Screenshots of the round pages for the docs: docs/img/round-learning.png, policy-versions.png,
 round-failed.png; of the project's settings page refusing a misspelt key, project-settings.png; of
 the members page, project-members.png; of the import page refusing a bad line of HH-RLHF preferences, prompt-import.png;
-and of the export page with a finished export job (written by the real job body) and one running,
-export-jobs.png.
+of the export page with a finished export job (written by the real job body) and one running,
+export-jobs.png; and of the annotate page with its "?" keys overlay open, annotate-keys.png.
 
 With `--database`, a copy of a real SQLite database is served: the one `benchmarks.closed_loop`
 leaves per rule (var/bench/closed_loop/auto/<rule>/db.sqlite3), whose rounds, curves, samples and
@@ -317,6 +317,30 @@ def add_export_jobs(slug: str) -> None:
     )
 
 
+def add_pending_comparison(slug: str) -> None:
+    """One comparison still waiting for a judgment, and the screenshot user in the project's queue
+    (a project admin is leased comparisons), for the annotate page."""
+    from django.contrib.auth import get_user_model
+
+    from webapp.annotation.models import Comparison
+    from webapp.catalog.models import Prompt, Response
+    from webapp.projects.models import Membership, Project
+    from webapp.projects.roles import Role
+
+    project = Project.objects.get(slug=slug)
+    admin = get_user_model().objects.get(username=USERNAME)
+    Membership.objects.update_or_create(project=project, user=admin, defaults={"role": Role.ADMIN})
+    sample = SAMPLES[2]
+    prompt = Prompt.objects.create(
+        project=project, conversation=[{"role": "user", "content": sample["prompt"]}]
+    )
+    old = Response.objects.create(prompt=prompt, policy=project.active_policy, text=sample["old"])
+    new = Response.objects.create(prompt=prompt, policy=project.active_policy, text=sample["new"])
+    Comparison.objects.create(
+        project=project, prompt=prompt, response_a=old, response_b=new, judgments_needed=1
+    )
+
+
 def serve(port: int) -> None:
     """The app under Django's threaded development WSGI server, in a daemon thread."""
     from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
@@ -404,6 +428,14 @@ def shoot(base: str, slug: str, chromium: str, out: Path, done: int, failed: int
             page.wait_for_timeout(600)  # the running job's first poll, the bar's transition
             saved.append(out / "export-jobs.png")
             page.screenshot(path=str(saved[-1]), full_page=True)
+
+            # The annotate page with "?" pressed: every key the page registered, by group.
+            page.goto(f"{base}/p/{slug}/annotate/")
+            page.wait_for_selector("#judgment-form")
+            page.keyboard.press("?")
+            page.wait_for_selector("#keys-overlay [role=dialog]")
+            saved.append(out / "annotate-keys.png")
+            page.screenshot(path=str(saved[-1]))
         finally:
             browser.close()
     return saved
@@ -421,6 +453,7 @@ def main() -> None:
         failed = add_failed_round(slug)
         add_members(slug)
         add_export_jobs(slug)
+        add_pending_comparison(slug)
         port = free_port()
         serve(port)
         for path in shoot(f"http://127.0.0.1:{port}", slug, args.chromium, args.out, done, failed):

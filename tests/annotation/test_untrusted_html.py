@@ -98,7 +98,9 @@ def test_hostile_response_and_prompt_render_as_text_on_the_page(client, db):
     response = client.get(reverse("annotation:annotate", kwargs={"slug": project.slug}))
     page = _parse(response.content.decode())
     scripts = [attrs.get("src", "") for tag, attrs in page.elements if tag == "script"]
-    assert len(scripts) == 1 and scripts[0].endswith("annotate.js")  # ours, from a static file
+    # Only ours, each from a static file (no inline script); the page's features add their own files.
+    assert scripts and all(src.startswith("/static/") and src.endswith(".js") for src in scripts), scripts
+    assert {"/static/keys.js", "/static/annotate.js"} <= set(scripts)
     stylesheets = {("link", attrs["href"]) for tag, attrs in page.elements if tag == "link"}
     metas = {("meta", "") for tag, attrs in page.elements if tag == "meta"}
     forms = {
@@ -106,7 +108,9 @@ def test_hostile_response_and_prompt_render_as_text_on_the_page(client, db):
         for tag, attrs in page.elements
         if tag == "form" and attrs["action"].startswith("/")
     }
-    _assert_inert(page.elements, allowed={("script", scripts[0]), *stylesheets, *metas, *forms})
+    _assert_inert(
+        page.elements, allowed={*(("script", src) for src in scripts), *stylesheets, *metas, *forms}
+    )
     # ...and the annotator can still read exactly what the model wrote (raw view, as text).
     text = "".join(page.text)
     assert text_a in text and text_b in text

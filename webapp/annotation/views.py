@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from webapp.annotation import services
 from webapp.annotation.forms import JudgmentForm
 from webapp.annotation.models import Assignment, Judgment
+from webapp.annotation.my_numbers import my_numbers
 from webapp.projects.models import Project
 from webapp.projects.permissions import Capabilities, allowed, can_annotate, can_view, project_for
 
@@ -176,12 +177,16 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def stats(request: HttpRequest, slug: str) -> HttpResponse:
-    """Queue state and inter-annotator agreement; the per-annotator table for project admins and staff."""
+    """Queue state and inter-annotator agreement, the annotator's own numbers; the per-annotator
+    table for project admins and staff."""
     project = project_for(request.user, slug, check=can_view)
+    can = Capabilities(request.user, project)
     context = {
         "project": project,
         "stats": services.queue_stats(project, request.user),
         "agreement": services.agreement(project),
-        "can": Capabilities(request.user, project),
+        # The annotator's own numbers here, not on the annotate page: that page has a query budget.
+        "mine": my_numbers(project, request.user) if can["annotate"] else None,
+        "can": can,
     }
     return render(request, "annotation/stats.html", context)
