@@ -1,11 +1,11 @@
 // Keyboard-first judging for the annotate page. The page works without this file: the
 // choice buttons submit the form. With it: 1-4 pick a choice, q/w/e the strength, r the
 // reason box (Esc leaves it), Enter submits, s skips; visible time on the page is measured
-// and sent.
+// and sent. The keys go through keys.js's registry (loaded first), so "?" lists them.
 (function () {
   "use strict";
   var form = document.getElementById("judgment-form");
-  if (!form) return;
+  if (!form || !window.prefloopKeys) return;
   var buttons = Array.prototype.slice.call(form.querySelectorAll("button[name=choice]"));
   var reason = form.querySelector("textarea[name=reason]");
   var seconds = form.querySelector("input[name=seconds_spent]");
@@ -68,45 +68,80 @@
     submitting = true;
   });
 
-  document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
-    var target = event.target;
-    var typing = target && (target.tagName === "TEXTAREA" || target.tagName === "INPUT" && target.type === "text");
-    if (typing) {
-      if (event.key === "Escape") {
-        target.blur();
-        event.preventDefault();
-      } else if (event.key === "Enter" && !event.shiftKey && target === reason) {
-        event.preventDefault(); // Shift+Enter for a new line
-        submit(selected);
-      }
-      return;
-    }
-    var key = event.key;
-    if (key >= "1" && key <= "4") {
-      select(buttons[Number(key) - 1]);
-      event.preventDefault();
-    } else if (strengthKeys[key.toLowerCase()]) {
-      var radio = form.querySelector("input[name=strength][value='" + strengthKeys[key.toLowerCase()] + "']");
-      if (radio) radio.checked = true;
-      event.preventDefault();
-    } else if (key === "r" || key === "R") {
-      if (reason) reason.focus();
-      event.preventDefault();
-    } else if ((key === "s" || key === "S") && skipForm && !event.shiftKey) {
-      if (submitting) return;
-      submitting = true;
-      event.preventDefault();
-      skipForm.submit();
-    } else if (key === "Enter") {
+  var keys = window.prefloopKeys;
+  function typing(event) {
+    var t = event.target;
+    return !!t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" && t.type === "text");
+  }
+
+  buttons.forEach(function (button, i) {
+    keys.register({
+      key: String(i + 1),
+      label: button.textContent.replace(/\s*\d\s*$/, "").trim(),
+      group: "Judgment",
+      run: function () { select(button); },
+    });
+  });
+  Object.keys(strengthKeys).forEach(function (key) {
+    var radio = form.querySelector("input[name=strength][value='" + strengthKeys[key] + "']");
+    var label = radio && radio.parentNode ? radio.parentNode.textContent.replace(/\s+\S\s*$/, "").trim() : key;
+    keys.register({
+      key: key,
+      label: "strength: " + label.toLowerCase(),
+      group: "Judgment",
+      run: function () { if (radio) radio.checked = true; },
+    });
+  });
+  keys.register({
+    key: "r",
+    label: "write a reason",
+    group: "Judgment",
+    when: function () { return !!reason; },
+    run: function () { reason.focus(); },
+  });
+  keys.register({
+    key: "Enter",
+    label: "submit the judgment (Shift+Enter: new line in the reason)",
+    group: "Submit",
+    inInputs: true,
+    when: function (event) {
+      if (typing(event)) return event.target === reason && !event.shiftKey;
       var focused = document.activeElement;
       // A link or the skip button keeps its own Enter.
-      if (focused && (focused.tagName === "A" || focused.form && focused.form !== form)) return;
-      event.preventDefault();
-      submit(selected || (buttons.indexOf(focused) >= 0 ? focused : null));
-    } else if (key === "Escape") {
+      return !(focused && (focused.tagName === "A" || focused.form && focused.form !== form));
+    },
+    run: function (event) {
+      if (event.target === reason) {
+        submit(selected);
+      } else {
+        var focused = document.activeElement;
+        submit(selected || (buttons.indexOf(focused) >= 0 ? focused : null));
+      }
+    },
+  });
+  keys.register({
+    key: "s",
+    label: "skip this one",
+    group: "Submit",
+    when: function (event) { return !!skipForm && !event.shiftKey; },
+    run: function () {
+      if (submitting) return false;
+      submitting = true;
+      skipForm.submit();
+    },
+  });
+  keys.register({
+    key: "Escape",
+    label: "leave the reason box, or clear the choice",
+    group: "Judgment",
+    run: function (event) {
+      if (typing(event)) {
+        event.target.blur();
+        return true;
+      }
       select(null);
-    }
+      return false;
+    },
   });
 
   // A click on a choice button also works (it submits natively); reflect it for the hint.
