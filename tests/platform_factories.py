@@ -183,3 +183,21 @@ def api_client(token: str | None = None):
     from django.test import Client
 
     return Client(headers={"authorization": f"Bearer {token}"}) if token else Client()
+
+
+def make_demonstrations(project: Project, count: int, author: AbstractBaseUser | None = None) -> list:
+    """`count` answers written for new prompts of `project` (what the write page stores)."""
+    from webapp.demonstrations.models import Demonstration
+
+    demos = []
+    for _ in range(count):
+        n = next(_seq)
+        prompt = Prompt.objects.create(
+            project=project, conversation=[{"role": "user", "content": f"write {n}?"}]
+        )
+        demos.append(
+            Demonstration.objects.create(
+                project=project, prompt=prompt, text=f"a written answer {n}.", author=author
+            )
+        )
+    return demos

@@ -4,6 +4,7 @@
     reward    train a reward model on a preference file (TRL RewardTrainer)
     ppo       update a policy with PPO against a reward model
     dpo       update a policy with DPO on a preference file (TRL DPOTrainer)
+    sft       fine-tune a policy on demonstrations, TRL `messages` JSONL (TRL SFTTrainer)
     generate  answer prompts with a policy, one JSON line per answer
     evaluate  new policy vs old: win rate, KL, length, perplexity; reward-model accuracy
 
@@ -47,6 +48,18 @@ class DataArgs:
         }
     )
     limit: int | None = field(default=None, metadata={"help": "Use only the first N pairs."})
+
+
+@dataclass
+class DemoArgs:
+    """Where the demonstrations come from."""
+
+    data: str = field(
+        metadata={
+            "help": 'JSONL of {"messages": [...]} rows: a snapshot\'s demonstrations.jsonl or an sft export.'
+        }
+    )
+    limit: int | None = field(default=None, metadata={"help": "Use only the first N demonstrations."})
 
 
 @dataclass
@@ -130,6 +143,15 @@ def cmd_dpo(argv: list[str]) -> dict:
     return {"checkpoint": str(result.checkpoint), **result.metrics}
 
 
+def cmd_sft(argv: list[str]) -> dict:
+    from training.sft import SFTArgs, read_demonstrations, train_sft
+
+    sft_args, data_args = _parse(argv, SFTArgs, DemoArgs)
+    rows = read_demonstrations(data_args.data)[: data_args.limit]
+    result = train_sft(sft_args, rows, progress=True)
+    return {"checkpoint": str(result.checkpoint), **result.metrics}
+
+
 def cmd_generate(argv: list[str]) -> dict:
     from training.generate import GenerateArgs, generate_from_checkpoint
     from training.prompts import load_prompts
@@ -179,6 +201,7 @@ COMMANDS = {
     "reward": cmd_reward,
     "ppo": cmd_ppo,
     "dpo": cmd_dpo,
+    "sft": cmd_sft,
     "generate": cmd_generate,
     "evaluate": cmd_evaluate,
 }

@@ -20,14 +20,22 @@ def dataclass_of(section: str):
     from training.generate import GenerateArgs
     from training.ppo import PPOArgs
     from training.reward import RewardArgs
+    from training.sft import SFTArgs
 
-    return {"reward": RewardArgs, "ppo": PPOArgs, "dpo": DPOArgs, "generate": GenerateArgs}[section]
+    return {"sft": SFTArgs, "reward": RewardArgs, "ppo": PPOArgs, "dpo": DPOArgs, "generate": GenerateArgs}[
+        section
+    ]
 
 
-@pytest.mark.parametrize("section", ["reward", "ppo", "dpo", "generate"])
+# Keys a section has beside its dataclass's fields: the stage reads them itself.
+STAGE_KEYS = {"sft": {"enabled": "bool"}}
+
+
+@pytest.mark.parametrize("section", ["sft", "reward", "ppo", "dpo", "generate"])
 def test_a_section_lists_its_dataclass_fields(section):
     fields = [f for f in dataclasses.fields(dataclass_of(section)) if f.name not in WORKER_SET]
-    assert config.OVERRIDABLE[section] == {f.name: KINDS[str(f.type)] for f in fields}
+    expected = {**STAGE_KEYS.get(section, {}), **{f.name: KINDS[str(f.type)] for f in fields}}
+    assert config.OVERRIDABLE[section] == expected
 
 
 def test_every_default_is_overridable_with_its_own_type():
@@ -46,6 +54,8 @@ def test_every_default_is_overridable_with_its_own_type():
         ({"reward": {"epochs": "four"}}, 'reward.epochs must be a number, not "four"'),
         ({"reward": {"batch_size": 2.5}}, "reward.batch_size must be an integer, not 2.5"),
         ({"dpo": {"cache_trunk": 1}}, "dpo.cache_trunk must be true or false, not 1"),
+        ({"sft": {"enabled": "no"}}, 'sft.enabled must be true or false, not "no"'),
+        ({"sft": {"seed": 3}}, "sft.seed is not a setting of the sft section"),
         ({"round": {"min_pairs": True}}, "round.min_pairs must be an integer, not true"),
         ({"round": {"algorithm": "sft"}}, "round.algorithm must be one of auto, ppo, dpo, not 'sft'"),
         ({"round": {"imported": "yes"}}, "round.imported must be one of include, exclude, not 'yes'"),

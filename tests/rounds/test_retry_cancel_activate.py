@@ -34,6 +34,7 @@ def started(project, django_capture_on_commit_callbacks) -> TrainingRound:
 
 def failed_in_reward(training_round: TrainingRound) -> None:
     state_machine.enter(training_round.pk, State.SNAPSHOT)
+    state_machine.enter(training_round.pk, State.SFT)
     state_machine.enter(training_round.pk, State.REWARD)
     state_machine.fail(
         training_round.pk, "reward failed: OSError: disk full\n\nTraceback (most recent call last):\n  ..."

@@ -56,6 +56,7 @@ def test_a_live_stage_is_not_run_twice(training_round):
 
 def test_a_stage_whose_process_died_runs_again_as_attempt_two(training_round):
     state_machine.enter(training_round.pk, State.SNAPSHOT)
+    state_machine.enter(training_round.pk, State.SFT)
     state_machine.enter(training_round.pk, State.REWARD, runner=dead_runner())
     again = state_machine.enter(training_round.pk, State.REWARD)
     assert (again.state, again.attempt, again.runner) == (State.REWARD, 2, state_machine.this_process())
@@ -82,6 +83,7 @@ def test_a_silent_stage_on_another_host_runs_again_after_stale_after(training_ro
 
 def test_a_delivery_for_a_stage_the_round_left_is_skipped(training_round):
     state_machine.enter(training_round.pk, State.SNAPSHOT)
+    state_machine.enter(training_round.pk, State.SFT)
     state_machine.enter(training_round.pk, State.REWARD)
     with pytest.raises(state_machine.StageSkipped, match="already at reward"):
         state_machine.enter(training_round.pk, State.SNAPSHOT)
@@ -99,6 +101,7 @@ def test_a_superseded_attempt_cannot_fail_the_round(training_round):
 
 def test_recovery_claims_a_dead_stage_once(training_round):
     state_machine.enter(training_round.pk, State.SNAPSHOT)
+    state_machine.enter(training_round.pk, State.SFT)
     state_machine.enter(training_round.pk, State.REWARD, runner=dead_runner())
     training_round.refresh_from_db()
     assert state_machine.needs_resume(training_round)
@@ -127,6 +130,7 @@ def test_a_never_sent_queued_round_is_resumed(training_round, settings):
 
 def test_reopen_puts_a_failed_round_back_in_its_stage(training_round):
     state_machine.enter(training_round.pk, State.SNAPSHOT)
+    state_machine.enter(training_round.pk, State.SFT)
     state_machine.enter(training_round.pk, State.REWARD)
     state_machine.fail(training_round.pk, "reward failed: boom")
     assert state_machine.reopen(training_round.pk, by="retry") == State.REWARD

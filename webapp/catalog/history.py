@@ -23,6 +23,7 @@ class VersionRow:
     made_by: TrainingRound | None
     label: str
     parent_label: str
+    data: str  # what its round's snapshot held: pairs, and demonstrations (SFT)
     win_rate: str
     kl: str
     length: str
@@ -39,6 +40,21 @@ class VersionRow:
 def _section(metrics: Any, name: str) -> dict[str, Any]:
     value = metrics.get(name) if isinstance(metrics, dict) else None
     return value if isinstance(value, dict) else {}
+
+
+def data_seen(made_by: TrainingRound | None) -> str:
+    """The pairs and demonstrations of the round's snapshot, in words; whether SFT trained on them."""
+    if made_by is None:
+        return "—"
+    counts = made_by.dataset_counts if isinstance(made_by.dataset_counts, dict) else {}
+    pairs, demonstrations = learning.count(counts.get("pairs")), learning.count(counts.get("demonstrations"))
+    if pairs is None:
+        return "—"
+    words = f"{pairs} pairs · {demonstrations or 0} demonstrations"
+    sft = _section(made_by.metrics, "sft")
+    if demonstrations and sft.get("skipped"):
+        words += " (SFT skipped)"
+    return words
 
 
 def version_row(policy: PolicyVersion, made_by: TrainingRound | None) -> VersionRow:
@@ -60,6 +76,7 @@ def version_row(policy: PolicyVersion, made_by: TrainingRound | None) -> Version
         made_by=made_by,
         label=label,
         parent_label=parent_label,
+        data=data_seen(made_by),
         win_rate=learning.percent(win) + (f" of {prompts}" if win is not None and prompts else ""),
         kl=learning.fixed(learning.number(evaluation.get("kl")), 3),
         length=learning.arrow(

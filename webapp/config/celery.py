@@ -20,6 +20,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     task_default_queue="default",
     task_routes={
+        "workers.tasks.sft.*": {"queue": "train"},
         "workers.tasks.reward.*": {"queue": "train"},
         "workers.tasks.policy.*": {"queue": "train"},
         "workers.tasks.evaluate.*": {"queue": "train"},

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "webapp.rounds",
     "webapp.datasets",
     "webapp.api",
+    "webapp.demonstrations",
 ]
 
 MIDDLEWARE = [

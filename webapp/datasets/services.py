@@ -42,24 +42,60 @@ def write_snapshot(
     judgments (Judgment.source not "": the round setting round.imported = "exclude").
 
     The file is written once (atomically) and made read-only; its sha256 is stored on the round
-    so anyone can check that a reward model came from exactly this data.
+    so anyone can check that a reward model came from exactly this data. The demonstrations
+    written in the same window go beside it as `demonstrations.jsonl` (the SFT stage's data),
+    first, so that a whole preferences.jsonl means a whole snapshot.
     """
     from webapp.datasets.exporting import ExportSpec, export
 
     spec = ExportSpec("trl", after=after, before=before, sources=None if imported else ("",))
     directory = Path(settings.ARTIFACT_ROOT) / project.slug / f"round-{round_number:04d}"
     path = directory / "preferences.jsonl"
+    demonstrations = write_demonstrations(project, directory / DEMONSTRATIONS, before, after)
     if path.exists():  # a retried stage reuses the snapshot it already wrote
         from webapp.datasets.exporting import export_counts
 
-        return Snapshot(path, sha256_file(path), _snapshot_counts(export_counts(project, spec)))
-    result = export(project, spec, path)
-    path.chmod(0o444)
-    return Snapshot(path, sha256_file(path), _snapshot_counts(result.counts))
+        counts = export_counts(project, spec)
+    else:
+        counts = export(project, spec, path).counts
+        path.chmod(0o444)
+    return Snapshot(path, sha256_file(path), _snapshot_counts(counts, demonstrations))
 
 
-def _snapshot_counts(counts: dict[str, int]) -> dict[str, int]:
-    return {key: counts[key] for key in ("judgments", "pairs", "tie", "both_bad", "comparisons")}
+DEMONSTRATIONS = "demonstrations.jsonl"  # beside a snapshot's preferences.jsonl, when it has any
+
+
+def write_demonstrations(project: Project, path: Path, before: datetime, after: datetime | None) -> int:
+    """Write the demonstrations created in (after, before] as TRL `messages` rows to `path`, once
+    (atomically, read-only); none: no file. Returns how many rows the file holds."""
+    import json
+    import os
+
+    from webapp.demonstrations.services import demonstration_rows
+
+    if path.exists():  # a retried snapshot: the file is whole (renamed into place)
+        with open(path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    written = 0
+    with open(partial, "w", encoding="utf-8") as handle:
+        for row in demonstration_rows(project, after=after, before=before):
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            written += 1
+        handle.flush()
+        os.fsync(handle.fileno())
+    if not written:
+        partial.unlink()
+        return 0
+    partial.chmod(0o444)
+    partial.rename(path)
+    return written
+
+
+def _snapshot_counts(counts: dict[str, int], demonstrations: int = 0) -> dict[str, int]:
+    kept = {key: counts[key] for key in ("judgments", "pairs", "tie", "both_bad", "comparisons")}
+    return {**kept, "demonstrations": demonstrations}
 
 
 # Prompt import lives in `imports` (and file reading in `readers`); these names stay here for the

@@ -1,7 +1,7 @@
 """A round's configuration: web-side knobs plus overrides for the training dataclasses.
 
-The training dataclasses (training.reward.RewardArgs, training.ppo.PPOArgs,
-training.generate.GenerateArgs) hold the library defaults; these are the platform defaults,
+The training dataclasses (training.sft.SFTArgs, training.reward.RewardArgs, training.ppo.PPOArgs,
+training.dpo.DPOArgs, training.generate.GenerateArgs) hold the library defaults; these are the platform defaults,
 chosen for a round of SmolLM2-135M on a small CPU machine (what they cost and teach is measured
 in benchmarks/README.md, not here). A project overrides any of them in Project.training_config, and a
 round can be started with further overrides; the merged result is stored on the round.
@@ -34,6 +34,18 @@ DEFAULTS: dict[str, Any] = {
         # include: imported judgments (Judgment.source not "", e.g. an HH-RLHF file) train with
         # the project's own; exclude: only judgments made in prefloop.
         "imported": "include",
+    },
+    # Supervised fine-tuning on the snapshot's demonstrations (answers people wrote), before the
+    # reward model and the policy update, which then start from the SFT policy (InstructGPT's
+    # order). Skipped when the snapshot holds none, or with enabled false. The same top blocks as
+    # the other stages train, so DPO's base reference still differs from it only there.
+    "sft": {
+        "enabled": True,
+        "epochs": 2,
+        "learning_rate": 1e-4,
+        "trainable_layers": 4,
+        "batch_size": 8,
+        "max_length": 512,
     },
     "reward": {"max_length": 384, "epochs": 4, "trainable_layers": 4, "learning_rate": 3e-4, "batch_size": 8},
     "ppo": {
@@ -106,7 +118,8 @@ def merge(*layers: dict[str, Any] | None) -> dict[str, Any]:
 
 
 # What each section may override and the JSON type of its value: the round's knobs, and the fields
-# of the training dataclass the section is passed to as keyword arguments (reward: RewardArgs, ppo:
+# of the training dataclass the section is passed to as keyword arguments (sft: SFTArgs, and its
+# own switch "enabled"; reward: RewardArgs, ppo:
 # PPOArgs, dpo: DPOArgs, generate: GenerateArgs), less those a worker sets itself (paths, seed).
 # Listed here because the web process never imports torch; tests/rounds/test_config_keys.py keeps
 # the lists equal to the dataclasses. "int?" and "float?" also take null.
@@ -121,6 +134,15 @@ OVERRIDABLE: dict[str, dict[str, str]] = {
         "judgments": "str",
         "reference": "str",
         "imported": "str",
+    },
+    "sft": {
+        "enabled": "bool",
+        "epochs": "float",
+        "learning_rate": "float",
+        "batch_size": "int",
+        "max_length": "int?",
+        "trainable_layers": "int?",
+        "logging_steps": "int",
     },
     "reward": {
         "max_length": "int",

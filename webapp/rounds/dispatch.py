@@ -20,6 +20,7 @@ State = TrainingRound.State
 
 TASKS: dict[str, str] = {
     State.SNAPSHOT: "workers.tasks.snapshot.snapshot_round",
+    State.SFT: "workers.tasks.sft.train_sft_policy",
     State.REWARD: "workers.tasks.reward.train_reward",
     State.POLICY: "workers.tasks.policy.train_policy",
     State.EVALUATE: "workers.tasks.evaluate.evaluate_policy",

@@ -1,4 +1,4 @@
-"""A training round: snapshot -> reward -> policy -> evaluate -> deploy -> generate."""
+"""A training round: snapshot -> sft -> reward -> policy -> evaluate -> deploy -> generate."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ class TrainingRound(models.Model):
     class State(models.TextChoices):
         QUEUED = "queued"
         SNAPSHOT = "snapshot"
+        SFT = "sft", "SFT"
         REWARD = "reward"
         POLICY = "policy"
         EVALUATE = "evaluate"
@@ -32,6 +33,9 @@ class TrainingRound(models.Model):
     dataset_sha256 = models.CharField(max_length=64, blank=True)
     dataset_counts = models.JSONField(default=dict, blank=True)
     reward_model_path = models.CharField(max_length=1000, blank=True)
+    # The SFT stage's policy (a checkpoint in the round's directory, no version of its own): where
+    # the reward model and the policy update start. Blank when the stage was skipped.
+    sft_policy_path = models.CharField(max_length=1000, blank=True)
     policy_in = models.ForeignKey(
         "catalog.PolicyVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -58,6 +62,12 @@ class TrainingRound(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_round_number")]
         ordering = ["project", "-number"]
+
+    @property
+    def start_checkpoint(self) -> str:
+        """Where the reward model and the policy update start: the SFT stage's policy when it
+        ran, else the round's starting version."""
+        return self.sft_policy_path or self.policy_in.checkpoint
 
     @property
     def is_active(self) -> bool:

@@ -1,6 +1,6 @@
 """The only code that changes TrainingRound.state, attempt, heartbeat and runner.
 
-queued -> snapshot -> reward -> policy -> evaluate -> deploy -> generate -> done, and from any
+queued -> snapshot -> sft -> reward -> policy -> evaluate -> deploy -> generate -> done, and from any
 active state to failed or cancelled. Every transition locks the row.
 
 A stage may be delivered more than once: Celery redelivers the message of a worker that died
@@ -27,6 +27,7 @@ State = TrainingRound.State
 PIPELINE: list[str] = [
     State.QUEUED,
     State.SNAPSHOT,
+    State.SFT,
     State.REWARD,
     State.POLICY,
     State.EVALUATE,

@@ -7,6 +7,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   // The curves worth a plot, per stage; anything else numeric is still in the metrics block.
   const WANTED = {
+    sft: ["loss", "mean_token_accuracy"],
     reward: ["loss", "accuracy", "margin"],
     policy: ["score", "kl", "entropy", "policy_loss", "value_loss", "clipfrac", "response_length"],
   };

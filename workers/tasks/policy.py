@@ -22,7 +22,7 @@ def _ppo(training_round, out_dir: Path, reporter: Reporter, should_stop) -> tupl
         training_round.project, Prompt.Split.TRAIN, config["round"]["ppo_prompts"], seed=training_round.number
     )
     args = PPOArgs(
-        policy_path=training_round.policy_in.checkpoint,
+        policy_path=training_round.start_checkpoint,  # also PPO's KL reference: the SFT policy if any
         reward_model_path=training_round.reward_model_path,
         out_dir=str(out_dir),
         metrics_path=str(Path(training_round.dataset_path).parent / "ppo-metrics.jsonl"),
@@ -40,9 +40,12 @@ def _dpo(training_round, out_dir: Path, reporter: Reporter, should_stop) -> tupl
     from training.dpo import DPOArgs, train_dpo
     from webapp.catalog.services import lineage_root
 
+    # After an SFT stage its policy is the reference whatever round.reference says: InstructGPT's
+    # reference is the SFT model, and anchoring to v0 would pull DPO back from what SFT taught.
     anchor = training_round.config["round"].get("reference", "parent") == "base"
+    anchor = anchor and not training_round.sft_policy_path
     args = DPOArgs(
-        policy_path=training_round.policy_in.checkpoint,
+        policy_path=training_round.start_checkpoint,
         reference_path=lineage_root(training_round.policy_in).checkpoint if anchor else None,
         out_dir=str(out_dir),
         metrics_path=str(Path(training_round.dataset_path).parent / "dpo-metrics.jsonl"),

@@ -22,7 +22,7 @@ def train_reward(round_id: int) -> None:
         records = read_preferences(training_round.dataset_path)
         out_dir = Path(training_round.dataset_path).parent / "reward-model"
         args = RewardArgs(
-            model_path=training_round.policy_in.checkpoint,
+            model_path=training_round.start_checkpoint,  # the SFT policy when the round ran SFT
             out_dir=str(out_dir),
             metrics_path=str(out_dir.parent / "reward-metrics.jsonl"),
             seed=training_round.number,
