@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from tests import platform_factories as factories
 from tests.conftest import use_broker
-from webapp.datasets import jobs
+from webapp.datasets import job_runs, jobs
 from webapp.datasets.exporting import ExportSpec
 from webapp.datasets.models import ExportJob
 from webapp.rounds.state_machine import this_process
@@ -106,7 +106,8 @@ def test_a_job_silent_for_too_long_on_another_host_is_sent_again(project, broker
     assert job.status == Status.QUEUED
     # the old attempt, should it wake up, finds the job taken and stops writing
     with pytest.raises(jobs.Superseded):
-        jobs._Progress(job.pk, "other-host:123:1.00", jobs._Heartbeat(job.pk, "x"))(3, 3)
+        heartbeat = job_runs.Heartbeat(jobs.EXPORTS, job.pk, "x")
+        job_runs.Progress(jobs.EXPORTS, job.pk, "other-host:123:1.00", heartbeat)(3, 3)
 
 
 def test_a_job_never_sent_is_sent_once_it_is_old(project, broker, settings):
