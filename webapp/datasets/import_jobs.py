@@ -25,7 +25,7 @@ from django.shortcuts import get_object_or_404
 
 from webapp.datasets import imports, job_runs
 from webapp.datasets.models import ImportJob
-from webapp.datasets.readers import ImportFileError
+from webapp.datasets.readers import ImportFileError, opened
 from webapp.projects.models import Project
 from webapp.projects.permissions import allowed, can_import_prompts
 
@@ -118,7 +118,12 @@ def summary(job: ImportJob) -> str:
 
 
 def _import(job: ImportJob, progress: job_runs.Progress) -> dict:
-    path, cap = Path(job.path), settings.PREFLOOP_MAX_IMPORT_BYTES
+    with opened(job.path) as handle:
+        return _import_file(job, handle, progress)
+
+
+def _import_file(job: ImportJob, path, progress: job_runs.Progress) -> dict:
+    cap = settings.PREFLOOP_MAX_IMPORT_BYTES
     if job.kind == ImportJob.Kind.PREFERENCES:
         result = imports.import_preferences(job.project, path, job.name, job.fmt, cap, progress=progress)
     elif job.kind == ImportJob.Kind.COMPARISONS:
