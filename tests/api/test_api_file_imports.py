@@ -104,3 +104,15 @@ def test_another_projects_job_is_404(setup, tmp_path):
     assert status(client, project, theirs.pk).status_code == 404
     assert status(client, other, theirs.pk).status_code == 404  # not a member there
     assert status(client, project, 999999).status_code == 404
+
+
+def test_a_file_over_the_json_bodys_limit_is_taken(setup, settings):
+    """Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) caps a JSON body, not a multipart file: the
+    file is streamed to disk."""
+    project, client = setup
+    big = jsonl({"prompt": f"question {i} " + "x" * 200 + "?"} for i in range(15000))
+    assert len(big) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = upload(client, project, big, name="big.jsonl")
+    assert response.status_code == 201, response.content
+    assert response.json()["size"] == len(big)
+    assert import_jobs.run_import(response.json()["id"]).counts["prompts"] == 15000
