@@ -12,11 +12,9 @@ from datetime import timedelta
 
 import psutil
 import pytest
-import redis
 from django.utils import timezone
 
 from tests import platform_factories as factories
-from tests.conftest import use_broker
 from webapp.datasets import job_runs, jobs
 from webapp.datasets.exporting import ExportSpec
 from webapp.datasets.models import ExportJob
@@ -24,20 +22,6 @@ from webapp.rounds.state_machine import this_process
 
 pytestmark = pytest.mark.django_db
 Status = ExportJob.Status
-
-
-@pytest.fixture
-def broker(redis_url):
-    """This process's Celery app on the test Redis; the length of the default queue, to count sends."""
-    from webapp.config.celery import app
-
-    before = app.conf.broker_url
-    use_broker(redis_url)
-    client = redis.Redis.from_url(redis_url)
-    yield lambda: client.llen("default")
-    client.delete("default")  # the messages sent here name this test's rows: no later worker takes them
-    client.close()
-    use_broker(before)
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from tests import platform_factories as factories
-from tests.conftest import use_broker
 from tests.datasets.import_files import jsonl
 from tests.datasets.test_export_recovery import dead_runner
 from webapp.catalog.models import Prompt
@@ -23,19 +21,6 @@ from webapp.rounds.state_machine import this_process
 
 pytestmark = pytest.mark.django_db
 Status = ImportJob.Status
-
-
-@pytest.fixture
-def broker(redis_url):
-    from webapp.config.celery import app
-
-    before = app.conf.broker_url
-    use_broker(redis_url)
-    client = redis.Redis.from_url(redis_url)
-    yield lambda: client.llen("default")
-    client.delete("default")
-    client.close()
-    use_broker(before)
 
 
 @pytest.fixture

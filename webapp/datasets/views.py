@@ -93,12 +93,17 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
     except ValueError as exc:
         return _export_page(request, project, values, f"Nothing was exported: {exc}.", 400)
     job = jobs.start_export(project, request.user, spec)
-    job.refresh_from_db()  # sending happens on commit, and may have failed
-    if job.status == ExportJob.Status.FAILED:
-        messages.error(request, f"Export {job.pk} not started: {error_summary(job.error)}")
-    else:
-        messages.success(request, f"Export {job.pk} ({spec.fmt}) queued; this page follows it.")
+    _say_started(request, job, f"Export {job.pk}", f"({spec.fmt})")
     return redirect("datasets:export", slug=project.slug)
+
+
+def _say_started(request: HttpRequest, job, name: str, what: str) -> None:
+    """The message after a POST that started a job: queued, or why it was not sent."""
+    job.refresh_from_db()  # sending happens on commit, and may have failed
+    if job.status == job.Status.FAILED:
+        messages.error(request, f"{name} not started: {error_summary(job.error)}")
+    else:
+        messages.success(request, f"{name} {what} queued; this page follows it.")
 
 
 def job_json(user, project: Project, job: ExportJob) -> dict[str, Any]:
@@ -235,11 +240,7 @@ def _start_job(request: HttpRequest, project: Project, upload, kind: str, form) 
         job = import_jobs.start_import(project, request.user, upload, upload.name, kind, fmt)
     except ImportFileError as exc:
         return _import_page(request, project, form, f"Nothing was imported: {exc}.", 400)
-    job.refresh_from_db()  # sending happens on commit, and may have failed
-    if job.status == ImportJob.Status.FAILED:
-        messages.error(request, f"Import {job.pk} not started: {error_summary(job.error)}")
-    else:
-        messages.success(request, f"Import {job.pk} of {upload.name} queued; this page follows it.")
+    _say_started(request, job, f"Import {job.pk}", f"of {upload.name}")
     return redirect("datasets:import_prompts", slug=project.slug)
 
 
