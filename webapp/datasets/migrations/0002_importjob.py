@@ -6,42 +6,93 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('datasets', '0001_initial'),
-        ('projects', '0004_project_license'),
+        ("datasets", "0001_initial"),
+        ("projects", "0004_project_license"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=16)),
-                ('done', models.PositiveBigIntegerField(default=0)),
-                ('total', models.PositiveBigIntegerField(default=0)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('runner', models.CharField(blank=True, max_length=200)),
-                ('heartbeat', models.DateTimeField(blank=True, null=True)),
-                ('attempt', models.PositiveIntegerField(default=0)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('started', models.DateTimeField(blank=True, null=True)),
-                ('finished', models.DateTimeField(blank=True, null=True)),
-                ('kind', models.CharField(choices=[('prompts', 'Prompts'), ('preferences', 'Preferences'), ('comparisons', 'Comparisons')], default='prompts', max_length=16)),
-                ('fmt', models.CharField(blank=True, max_length=32)),
-                ('name', models.CharField(max_length=255)),
-                ('path', models.CharField(blank=True, max_length=1000)),
-                ('size', models.PositiveBigIntegerField(default=0)),
-                ('phase', models.CharField(blank=True, choices=[('checking', 'Checking'), ('writing', 'Writing')], max_length=16)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='import_jobs', to='projects.project')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                ("done", models.PositiveBigIntegerField(default=0)),
+                ("total", models.PositiveBigIntegerField(default=0)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("runner", models.CharField(blank=True, max_length=200)),
+                ("heartbeat", models.DateTimeField(blank=True, null=True)),
+                ("attempt", models.PositiveIntegerField(default=0)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("started", models.DateTimeField(blank=True, null=True)),
+                ("finished", models.DateTimeField(blank=True, null=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("prompts", "Prompts"),
+                            ("preferences", "Preferences"),
+                            ("comparisons", "Comparisons"),
+                        ],
+                        default="prompts",
+                        max_length=16,
+                    ),
+                ),
+                ("fmt", models.CharField(blank=True, max_length=32)),
+                ("name", models.CharField(max_length=255)),
+                ("path", models.CharField(blank=True, max_length=1000)),
+                ("size", models.PositiveBigIntegerField(default=0)),
+                (
+                    "phase",
+                    models.CharField(
+                        blank=True, choices=[("checking", "Checking"), ("writing", "Writing")], max_length=16
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="import_jobs",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created', '-id'],
-                'abstract': False,
-                'indexes': [models.Index(fields=['project', '-created'], name='import_job_recent'), models.Index(fields=['status'], name='import_job_status')],
+                "ordering": ["-created", "-id"],
+                "abstract": False,
+                "indexes": [
+                    models.Index(fields=["project", "-created"], name="import_job_recent"),
+                    models.Index(fields=["status"], name="import_job_status"),
+                ],
             },
         ),
     ]
