@@ -16,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from webapp.annotation.models import Comparison, Judgment
 from webapp.annotation.services import add_judgment
 from webapp.catalog.models import PolicyVersion, Prompt, Response
-from webapp.datasets.models import ExportJob
+from webapp.datasets.models import ExportJob, ImportJob
 from webapp.projects.models import Membership, Project
 from webapp.projects.roles import Role
 from webapp.rounds.models import TrainingRound
@@ -145,6 +145,26 @@ def make_export_job(
     if status == ExportJob.Status.DONE:
         defaults.update(path=str(data), card=str(card))
     return ExportJob.objects.create(project=project, status=status, **{**defaults, **fields})
+
+
+def make_import_job(
+    project: Project, directory: Path, status: str = ImportJob.Status.DONE, **fields
+) -> ImportJob:
+    """A finished import job of one prompt, its stored file in `directory` (as a worker leaves it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "prompts.jsonl"
+    path.write_text('{"prompt": "stored?"}\n')
+    defaults = {
+        "kind": ImportJob.Kind.PROMPTS,
+        "name": path.name,
+        "path": str(path),
+        "size": path.stat().st_size,
+        "phase": ImportJob.Phase.WRITING,
+        "done": 1,
+        "total": 1,
+        "counts": {"prompts": 1, "comparisons": 0, "judgments": 0},
+    }
+    return ImportJob.objects.create(project=project, status=status, **{**defaults, **fields})
 
 
 def vote(

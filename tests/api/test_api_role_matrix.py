@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import F
 from django.urls import URLPattern, URLResolver
@@ -30,7 +31,7 @@ from tests import platform_factories as factories
 from webapp.annotation.models import Assignment, Comparison, Judgment
 from webapp.api.api import api
 from webapp.catalog.models import PolicyVersion, Prompt, Response
-from webapp.datasets.models import ExportJob
+from webapp.datasets.models import ExportJob, ImportJob
 from webapp.projects.models import Membership, Project
 from webapp.projects.roles import ACTIONS, ANONYMOUS, NON_MEMBER, STAFF, WITH_EXPORT_PERMISSION, Role
 from webapp.rounds.models import TrainingRound
@@ -74,6 +75,7 @@ class World:
     tokens: dict[str, str | None]
     leases: dict[str, Assignment]
     export: ExportJob
+    import_job: ImportJob
 
 
 @dataclass(frozen=True)
@@ -82,10 +84,19 @@ class Operation:
 
     action: str
     method: str
-    path: str  # {slug}, {lease}, {export} filled in per identity
+    path: str  # {slug}, {lease}, {export}, {import} filled in per identity
     ok: int
     body: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
     query: dict[str, str] = field(default_factory=dict)
+    multipart: bool = False  # the body is a form with a file, not JSON
+
+
+def _upload() -> dict[str, Any]:
+    """A multipart body with a file: a callable, as an uploaded file is read once."""
+    return {
+        "file": SimpleUploadedFile("new.jsonl", b'{"prompt": "a file via the API?"}\n'),
+        "kind": "prompts",
+    }
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -139,6 +150,10 @@ OPERATIONS: dict[str, Operation] = {
     "policies_activate": Operation(
         "manage_policies", "POST", "/api/projects/{slug}/policies/1/activate", 200
     ),
+    "imports_start": Operation(
+        "import_prompts", "POST", "/api/projects/{slug}/imports", 201, _upload, multipart=True
+    ),
+    "imports_status": Operation("import_prompts", "GET", "/api/projects/{slug}/imports/{import}", 200),
     "exports_start": Operation("export", "POST", "/api/projects/{slug}/exports", 201, {"fmt": "trl"}),
     "exports_status": Operation("export", "GET", "/api/projects/{slug}/exports/{export}", 200),
     "exports_download": Operation("export", "GET", "/api/projects/{slug}/exports/{export}/download", 200),
@@ -170,6 +185,7 @@ def test_the_matrix_lists_every_operation(client):
     assert set(OPERATIONS) - set(listed) == set(), "the matrix names operations the API lacks"
     for name, operation in OPERATIONS.items():
         path = operation.path.replace("{lease}", "{assignment_id}").replace("{export}", "{job_id}")
+        path = path.replace("{import}", "{job_id}")
         path = path.replace("/rounds/1", "/rounds/{number}").replace("/rounds/2/", "/rounds/{number}/")
         path = path.replace("/policies/1/", "/policies/{number}/")
         assert listed[name] == (operation.method, path), name
@@ -222,7 +238,8 @@ def build(tmp_path: Path) -> World:
         comparison = factories.make_comparison(project, policy=project.active_policy)
         leases[identity.name] = _lease(comparison, users.get(identity.name) or users["annotator"])
     job = factories.make_export_job(project, tmp_path / "export")
-    return World(project, tokens, leases, job)
+    import_job = factories.make_import_job(project, tmp_path / "import")
+    return World(project, tokens, leases, job, import_job)
 
 
 def snapshot(project: Project) -> tuple:
@@ -238,18 +255,24 @@ def snapshot(project: Project) -> tuple:
         sorted(PolicyVersion.objects.values_list("pk", "status")),
         project.active_policy_id,
         ExportJob.objects.count(),
+        ImportJob.objects.count(),
     )
 
 
 def ask(world: World, name: str, identity: Identity):
     operation = OPERATIONS[name]
     path = operation.path.format(
-        slug=world.project.slug, lease=world.leases[identity.name].pk, export=world.export.pk
+        slug=world.project.slug,
+        lease=world.leases[identity.name].pk,
+        export=world.export.pk,
+        **{"import": world.import_job.pk},
     )
     client = factories.api_client(world.tokens[identity.name])
     if operation.method == "GET":
         return client.get(path, operation.query)
     body = operation.body() if callable(operation.body) else operation.body
+    if operation.multipart:
+        return client.post(path, body)
     return client.post(path, json.dumps(body or {}), content_type="application/json")
 
 
@@ -311,6 +334,7 @@ def test_allowed_writes_do_what_they_say(tmp_path):
         ("preferences_create", lambda: Judgment.objects.filter(source="trl-standard:api").count() == 1),
         ("rounds_start", lambda: TrainingRound.objects.filter(project=world.project, number=2).exists()),
         ("exports_start", lambda: ExportJob.objects.count() == 2),
+        ("imports_start", lambda: ImportJob.objects.filter(name="new.jsonl", status="queued").exists()),
     ]:
         assert ask(world, name, WHO[admin]).status_code == OPERATIONS[name].ok, name
         assert check(), name

@@ -11,6 +11,19 @@ from typing import Any, Iterable
 from webapp.annotation.models import Comparison, Judgment
 from webapp.catalog.models import Prompt, Response
 
+HH_FILE = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
+)
+HH_PAIRS = 2312
+
+
+def hh_file() -> Path:
+    """The real HH-RLHF harmless-base test split (2,312 pairs), beside the worktree or in /work/shared."""
+    for candidate in (HH_FILE, Path("/work/shared/data/hh-rlhf/harmless-base-test.jsonl.gz")):
+        if candidate.exists():
+            return candidate
+    raise AssertionError(f"the HH-RLHF test file is missing: {HH_FILE}")
+
 
 def jsonl(rows: Iterable[Any]) -> bytes:
     return b"".join(json.dumps(row).encode() + b"\n" for row in rows)

@@ -237,8 +237,11 @@ def test_progress_is_one_small_update_at_most_every_half_second(project, admin):
     from webapp.rounds.state_machine import this_process
 
     job = jobs.start_export(project, admin, ExportSpec(fmt="trl"))
-    claimed = jobs._claim(job.pk, this_process())
-    report = jobs._Progress(claimed.pk, claimed.runner, jobs._Heartbeat(claimed.pk, claimed.runner))
+    from webapp.datasets import job_runs
+
+    claimed = job_runs.claim(jobs.EXPORTS, job.pk, this_process())
+    heartbeat = job_runs.Heartbeat(jobs.EXPORTS, claimed.pk, claimed.runner)
+    report = job_runs.Progress(jobs.EXPORTS, claimed.pk, claimed.runner, heartbeat)
     with CaptureQueriesContext(connection) as queries:
         for done in range(0, 1001):
             report(done, 1000)

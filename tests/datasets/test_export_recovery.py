@@ -12,32 +12,16 @@ from datetime import timedelta
 
 import psutil
 import pytest
-import redis
 from django.utils import timezone
 
 from tests import platform_factories as factories
-from tests.conftest import use_broker
-from webapp.datasets import jobs
+from webapp.datasets import job_runs, jobs
 from webapp.datasets.exporting import ExportSpec
 from webapp.datasets.models import ExportJob
 from webapp.rounds.state_machine import this_process
 
 pytestmark = pytest.mark.django_db
 Status = ExportJob.Status
-
-
-@pytest.fixture
-def broker(redis_url):
-    """This process's Celery app on the test Redis; the length of the default queue, to count sends."""
-    from webapp.config.celery import app
-
-    before = app.conf.broker_url
-    use_broker(redis_url)
-    client = redis.Redis.from_url(redis_url)
-    yield lambda: client.llen("default")
-    client.delete("default")  # the messages sent here name this test's rows: no later worker takes them
-    client.close()
-    use_broker(before)
 
 
 @pytest.fixture
@@ -106,7 +90,8 @@ def test_a_job_silent_for_too_long_on_another_host_is_sent_again(project, broker
     assert job.status == Status.QUEUED
     # the old attempt, should it wake up, finds the job taken and stops writing
     with pytest.raises(jobs.Superseded):
-        jobs._Progress(job.pk, "other-host:123:1.00", jobs._Heartbeat(job.pk, "x"))(3, 3)
+        heartbeat = job_runs.Heartbeat(jobs.EXPORTS, job.pk, "x")
+        job_runs.Progress(jobs.EXPORTS, job.pk, "other-host:123:1.00", heartbeat)(3, 3)
 
 
 def test_a_job_never_sent_is_sent_once_it_is_old(project, broker, settings):

@@ -5,26 +5,15 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from tests import platform_factories as factories
+from tests.datasets.import_files import hh_file
 from webapp.annotation.models import Comparison, Judgment
 
 pytestmark = pytest.mark.django_db
-
-HH_FILE = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
-)
-
-
-def hh_file() -> Path:
-    for candidate in (HH_FILE, Path("/work/shared/data/hh-rlhf/harmless-base-test.jsonl.gz")):
-        if candidate.exists():
-            return candidate
-    raise AssertionError(f"the HH-RLHF test file is missing: {HH_FILE}")
 
 
 def test_the_real_hh_file_round_trips(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """The prompt import page: a project admin (or staff) uploads JSON lines, plain or gzip; a bad
 line, a bad file or one too large imports nothing and says which line and field; everyone else
-gets 403 and imports nothing."""
+gets 403 and imports nothing. These files are under PREFLOOP_IMPORT_JOB_BYTES, so they import in
+the request; larger ones become jobs (tests/datasets/test_import_page_jobs.py)."""
 
 from __future__ import annotations
 

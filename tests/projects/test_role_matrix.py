@@ -28,7 +28,7 @@ from tests import platform_factories as factories
 from webapp.annotation.models import Assignment, Comparison, Judgment
 from webapp.catalog.models import PolicyVersion, Prompt
 from webapp.config import urls as root_urls
-from webapp.datasets.models import ExportJob
+from webapp.datasets.models import ExportJob, ImportJob
 from webapp.projects.models import Membership, Project
 from webapp.projects.roles import ACTIONS, ANONYMOUS, NON_MEMBER, STAFF, WITH_EXPORT_PERMISSION, Role
 from webapp.rounds.models import TrainingRound
@@ -117,6 +117,7 @@ class World:
     leases: dict[str, Assignment]  # identity name -> an open lease of theirs in the project
     round: TrainingRound
     export_job: ExportJob  # a finished one, its files on disk
+    import_job: ImportJob  # a finished one
 
 
 def _lease(comparison: Comparison, user) -> Assignment:
@@ -154,7 +155,8 @@ def build(tmp_path: Path) -> World:
         comparison = factories.make_comparison(project, policy=project.active_policy)
         leases[name] = _lease(comparison, user or users["annotator"])
     export_job = factories.make_export_job(project, tmp_path / "exports" / "1")
-    return World(project, users, leases, training_round, export_job)
+    import_job = factories.make_import_job(project, tmp_path / "imports" / "1")
+    return World(project, users, leases, training_round, export_job, import_job)
 
 
 def url_for(world: World, name: str, identity: Identity) -> str:
@@ -165,7 +167,7 @@ def url_for(world: World, name: str, identity: Identity) -> str:
     if "<int:number>" in route:
         kwargs["number"] = 1  # round 1, policy v1
     if "<int:job_id>" in route:
-        kwargs["job_id"] = world.export_job.pk
+        kwargs["job_id"] = world.import_job.pk if name.startswith("datasets:import") else world.export_job.pk
     if "<int:assignment_id>" in route:
         kwargs["assignment_id"] = world.leases[identity.name].pk
     return reverse(name, kwargs=kwargs)
@@ -206,6 +208,7 @@ def snapshot(project: Project) -> tuple:
         project.active_policy_id,
         Prompt.objects.count(),
         ExportJob.objects.count(),
+        ImportJob.objects.count(),
         [getattr(project, name) for name in SETTINGS_POST],
     )
 

@@ -17,6 +17,7 @@ from webapp.api.auth import TokenAuth
 from webapp.api.endpoints import (
     annotation,
     exports,
+    file_imports,
     imports,
     judgments,
     policies,
@@ -44,7 +45,7 @@ api = NinjaAPI(
     docs=Swagger(settings={"persistAuthorization": False}),
 )
 
-for module in (projects, prompts, imports, annotation, judgments, rounds, policies, exports):
+for module in (projects, prompts, imports, file_imports, annotation, judgments, rounds, policies, exports):
     api.add_router("", module.router)
 
 

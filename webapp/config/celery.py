@@ -27,6 +27,7 @@ app.conf.update(
         "workers.tasks.generate.*": {"queue": "generate"},
         # Web export jobs: database to file, no model; beside snapshot and deploy.
         "workers.tasks.export.*": {"queue": "default"},
+        "workers.tasks.imports.*": {"queue": "default"},  # file imports: file to database, likewise
     },
     # Late acks: a stage's message is acknowledged when the stage ends, so a worker that dies in
     # the middle leaves it in the broker; a killed prefork child's message is requeued at once.

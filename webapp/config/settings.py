@@ -211,7 +211,10 @@ ASSIGNMENT_LEASE_SECONDS = int(os.environ.get("ASSIGNMENT_LEASE_SECONDS", "900")
 
 # The import page reads at most this many bytes (uploaded, and unpacked when gzip-compressed):
 # imports stream, but a request should end; the manage.py import_* commands have no cap.
-PREFLOOP_MAX_IMPORT_BYTES = int(os.environ.get("PREFLOOP_MAX_IMPORT_BYTES", str(32 * 1024 * 1024)))
+PREFLOOP_MAX_IMPORT_BYTES = int(os.environ.get("PREFLOOP_MAX_IMPORT_BYTES", str(1024 * 1024 * 1024)))
+# Uploads larger than this (the import page's) are imported by a worker as an ImportJob; smaller
+# ones at once, in the request. The API's file uploads are always jobs.
+PREFLOOP_IMPORT_JOB_BYTES = int(os.environ.get("PREFLOOP_IMPORT_JOB_BYTES", str(4 * 1024 * 1024)))
 
 LOGGING = {
     "version": 1,

@@ -82,32 +82,46 @@ def import_user() -> AbstractBaseUser:
 # The two passes
 
 
+Progress = Callable[..., None]  # progress(done, total, phase="checking" | "writing")
+
+
 def _run(
     rows: Iterable[tuple[str, dict[str, Any]]],
     parse: Callable[[str, dict], T],
     write: Callable[[list[T]], None],
     empty: str | None,
+    progress: Progress | None = None,
 ) -> None:
     """Check every row (keeping none), then parse again and write in batches, in one transaction.
-    No rows at all is the error `empty` (None: nothing to do)."""
+    No rows at all is the error `empty` (None: nothing to do). `progress`, when given, hears of
+    every row checked (total 0: not known yet) and every batch written (of the rows checked)."""
     checked = 0
     for where, row in rows:
         parse(where, row)
         checked += 1
+        if progress is not None:
+            progress(checked, 0, phase="checking")
     if not checked:
         if empty is None:
             return
         raise ImportFileError(empty)
+    written = 0
     with transaction.atomic():
         batch: list[T] = []
         for where, row in rows:
             batch.append(parse(where, row))
             if len(batch) >= BATCH_SIZE:
                 write(batch)
+                written += len(batch)
                 batch = []
                 _forget_queries()
+                if progress is not None:
+                    progress(written, checked, phase="writing")
         if batch:
             write(batch)
+            written += len(batch)
+        if progress is not None:
+            progress(written, checked, phase="writing")
 
 
 def _forget_queries() -> None:
@@ -251,7 +265,9 @@ def import_prompts(project: Project, lines: Iterable[str | bytes], source: str =
     return _import_prompt_rows(project, RowSource("jsonl", numbered), source, empty=None)
 
 
-def _import_prompt_rows(project: Project, rows: RowSource, source: str, empty: str | None) -> int:
+def _import_prompt_rows(
+    project: Project, rows: RowSource, source: str, empty: str | None, progress: Progress | None = None
+) -> int:
     max_bytes = project.max_prompt_bytes
     count = 0
 
@@ -265,7 +281,7 @@ def _import_prompt_rows(project: Project, rows: RowSource, source: str, empty: s
         Prompt.objects.bulk_create(batch)
         count += len(batch)
 
-    _run(rows, parse, write, empty)
+    _run(rows, parse, write, empty, progress)
     return count
 
 
@@ -273,18 +289,25 @@ def import_prompt_rows(project: Project, rows: Iterable[dict], source: str = "")
     """`import_prompts` for rows already parsed (the API's bulk create), all or nothing; errors
     name `item N` (the first row is item 1) instead of a line."""
     items = _items(rows)
-    return _import_prompt_rows(project, RowSource("items", lambda: iter(items)), _clean_name(source), EMPTY_ITEMS)
+    return _import_prompt_rows(
+        project, RowSource("items", lambda: iter(items)), _clean_name(source), EMPTY_ITEMS
+    )
 
 
 def import_prompt_file(
-    project: Project, handle: IO[bytes] | Path, name: str, max_bytes: int | None = None
+    project: Project,
+    handle: IO[bytes] | Path,
+    name: str,
+    max_bytes: int | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Import a file of prompts (an upload, one the command opened, or a dataset directory's
     Path), all or nothing: JSON lines, CSV (a `prompt` column, optional `split`, `source`) or
     Parquet, gzip-compressed or not, told by the first bytes (see `readers`); at most
     `max_bytes` of text when given (the web page's cap). Each prompt's source is the file's name
     unless its row names one."""
-    return _import_prompt_rows(project, open_rows(handle, name, max_bytes), _clean_name(name), EMPTY_FILE)
+    rows = open_rows(handle, name, max_bytes)
+    return _import_prompt_rows(project, rows, _clean_name(name), EMPTY_FILE, progress)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,22 +532,27 @@ def _preference_parser(project: Project, fmt: str, model_default: str) -> Callab
 
 
 def _import_preference_rows(
-    project: Project, rows: Iterable, fmt: str, source: str, empty: str
+    project: Project, rows: Iterable, fmt: str, source: str, empty: str, progress: Progress | None = None
 ) -> ImportResult:
     parse = _preference_parser(project, fmt, source)
     result = ImportResult()
-    _run(rows, parse, _writer(project, source, source, result), empty)
+    _run(rows, parse, _writer(project, source, source, result), empty, progress)
     return result
 
 
 def import_preferences(
-    project: Project, handle: IO[bytes] | Path, name: str, fmt: str, max_bytes: int | None = None
+    project: Project,
+    handle: IO[bytes] | Path,
+    name: str,
+    fmt: str,
+    max_bytes: int | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import preferences judged elsewhere from a file (see the module docstring), all or nothing:
     each pair a complete comparison judged by the `imported` user, source `"<fmt>:<file name>"`."""
     _preference_parser(project, fmt, "")  # an unknown format is refused before the file is read
     rows = open_rows(handle, name, max_bytes)
-    return _import_preference_rows(project, rows, fmt, file_source(fmt, name), EMPTY_FILE)
+    return _import_preference_rows(project, rows, fmt, file_source(fmt, name), EMPTY_FILE, progress)
 
 
 def import_preference_rows(project: Project, rows: Iterable[dict], fmt: str, source: str) -> ImportResult:
@@ -532,23 +560,31 @@ def import_preference_rows(project: Project, rows: Iterable[dict], fmt: str, sou
     return _import_preference_rows(project, _items(rows), fmt, _clean_name(source), EMPTY_ITEMS)
 
 
-def _import_comparison_rows(project: Project, rows: Iterable, source: str, empty: str) -> ImportResult:
+def _import_comparison_rows(
+    project: Project, rows: Iterable, source: str, empty: str, progress: Progress | None = None
+) -> ImportResult:
     result = ImportResult()
     _run(
         rows,
         lambda where, row: _comparison_item(where, row, project, source),
         _writer(project, source, None, result),
         empty,
+        progress,
     )
     return result
 
 
 def import_comparisons(
-    project: Project, handle: IO[bytes] | Path, name: str, max_bytes: int | None = None
+    project: Project,
+    handle: IO[bytes] | Path,
+    name: str,
+    max_bytes: int | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import prompts with responses made elsewhere, to be judged here (see the module
     docstring), all or nothing; each prompt's source is the file's name unless its row names one."""
-    return _import_comparison_rows(project, open_rows(handle, name, max_bytes), _clean_name(name), EMPTY_FILE)
+    rows = open_rows(handle, name, max_bytes)
+    return _import_comparison_rows(project, rows, _clean_name(name), EMPTY_FILE, progress)
 
 
 def import_comparison_rows(project: Project, rows: Iterable[dict], source: str) -> ImportResult:

@@ -9,4 +9,5 @@ urlpatterns = [
     path("export/jobs/<int:job_id>/download/", views.export_download, name="export_download"),
     path("export/jobs/<int:job_id>/card/", views.export_card, name="export_card"),
     path("prompts/import/", views.import_prompts, name="import_prompts"),
+    path("prompts/import/jobs/<int:job_id>/progress/", views.import_progress, name="import_progress"),
 ]

@@ -19,16 +19,16 @@ from django.views.decorators.http import require_http_methods
 
 from webapp.annotation.models import Comparison, Judgment
 from webapp.catalog.models import Prompt
-from webapp.datasets import exporting, imports, jobs, services
+from webapp.datasets import exporting, import_jobs, imports, jobs, services
 from webapp.datasets.forms import PromptImportForm
-from webapp.datasets.models import ExportJob
+from webapp.datasets.job_runs import error_for, error_summary
+from webapp.datasets.models import ExportJob, ImportJob
 from webapp.datasets.readers import ImportFileError
 from webapp.projects.models import Project
 from webapp.projects.permissions import (
     Capabilities,
     can_export,
     can_import_prompts,
-    can_see_tracebacks,
     project_for,
 )
 
@@ -93,23 +93,17 @@ def export(request: HttpRequest, slug: str) -> HttpResponse:
     except ValueError as exc:
         return _export_page(request, project, values, f"Nothing was exported: {exc}.", 400)
     job = jobs.start_export(project, request.user, spec)
-    job.refresh_from_db()  # sending happens on commit, and may have failed
-    if job.status == ExportJob.Status.FAILED:
-        messages.error(request, f"Export {job.pk} not started: {error_summary(job.error)}")
-    else:
-        messages.success(request, f"Export {job.pk} ({spec.fmt}) queued; this page follows it.")
+    _say_started(request, job, f"Export {job.pk}", f"({spec.fmt})")
     return redirect("datasets:export", slug=project.slug)
 
 
-def error_summary(error: str) -> str:
-    """The first line of a job's error: what happened, in words (the traceback follows it)."""
-    return error.strip().splitlines()[0] if error.strip() else ""
-
-
-def error_for(user, project: Project, job: ExportJob) -> str:
-    """Staff see the whole error with its traceback (server paths, code); everyone else its first
-    line (as a failed round's)."""
-    return job.error if can_see_tracebacks(user, project) else error_summary(job.error)
+def _say_started(request: HttpRequest, job, name: str, what: str) -> None:
+    """The message after a POST that started a job: queued, or why it was not sent."""
+    job.refresh_from_db()  # sending happens on commit, and may have failed
+    if job.status == job.Status.FAILED:
+        messages.error(request, f"{name} not started: {error_summary(job.error)}")
+    else:
+        messages.success(request, f"{name} {what} queued; this page follows it.")
 
 
 def job_json(user, project: Project, job: ExportJob) -> dict[str, Any]:
@@ -195,6 +189,11 @@ def _import_page(
         "max_bytes": settings.PREFLOOP_MAX_IMPORT_BYTES,
         "pending": Comparison.objects.filter(project=project, status=Comparison.Status.PENDING).count(),
         "imported": Judgment.objects.filter(comparison__project=project).exclude(source="").count(),
+        "job_bytes": settings.PREFLOOP_IMPORT_JOB_BYTES,
+        "jobs": [
+            (job, error_for(request.user, project, job), import_jobs.summary(job))
+            for job in import_jobs.recent_jobs(project)
+        ],
     }
     return render(request, "datasets/import.html", context, status=status)
 
@@ -225,12 +224,54 @@ def _import_prompts(request: HttpRequest, project: Project, cap: CappedUploadHan
         return _import_page(request, project, form, "Nothing was imported: choose a file.", 400)
     upload = form.cleaned_data["file"]
     kind = form.cleaned_data["kind"]
+    if upload.size > settings.PREFLOOP_IMPORT_JOB_BYTES:  # a worker imports it; the page follows
+        return _start_job(request, project, upload, kind, form)
     try:
         done = _import_upload(project, upload, kind, form.cleaned_data["format"])
     except ImportFileError as exc:
         return _import_page(request, project, form, f"Nothing was imported: {exc}.", 400)
     messages.success(request, f"Imported {done} from {upload.name}.")
     return redirect("datasets:import_prompts", slug=project.slug)
+
+
+def _start_job(request: HttpRequest, project: Project, upload, kind: str, form) -> HttpResponse:
+    fmt = form.cleaned_data["format"] if kind == "preferences" else ""
+    try:
+        job = import_jobs.start_import(project, request.user, upload, upload.name, kind, fmt)
+    except ImportFileError as exc:
+        return _import_page(request, project, form, f"Nothing was imported: {exc}.", 400)
+    _say_started(request, job, f"Import {job.pk}", f"of {upload.name}")
+    return redirect("datasets:import_prompts", slug=project.slug)
+
+
+def import_job_json(user, project: Project, job: ImportJob) -> dict[str, Any]:
+    """An import job as the import page and the API show it."""
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "format": job.fmt,
+        "name": job.name,
+        "size": job.size,
+        "status": job.status,
+        "active": job.is_active,
+        "phase": job.phase,
+        "done": job.done,
+        "total": job.total,
+        "percent": job.percent,
+        "counts": job.counts,
+        "summary": import_jobs.summary(job) if job.status == ImportJob.Status.DONE else "",
+        "error": error_for(user, project, job),
+        "created": job.created,
+        "finished": job.finished,
+    }
+
+
+@login_required
+def import_progress(request: HttpRequest, slug: str, job_id: int) -> JsonResponse:
+    """What the import page polls for each queued or running import job."""
+    project = project_for(request.user, slug, check=can_import_prompts)
+    job = import_jobs.job_for(request.user, project, job_id)
+    return JsonResponse(import_job_json(request.user, project, job))
 
 
 def _plural(count: int, noun: str) -> str:

@@ -158,7 +158,7 @@ ACTIONS: dict[str, Action] = {
     "import_prompts": Action(
         "import prompts, preferences judged elsewhere and comparisons to judge (a file)",
         _row(*MANAGERS),
-        {"datasets:import_prompts": ("GET", "POST")},
+        {"datasets:import_prompts": ("GET", "POST"), "datasets:import_progress": ("GET",)},
     ),
     "operate": Action(
         "the rest of the Django admin (slug, base model, users), `manage.py`",

@@ -1,5 +1,5 @@
-// Export page: follow each queued or running export job (its progress JSON) until it ends, then
-// show its download links. No inline script (CSP); the links come from the server's JSON.
+// Export page: follow each queued or running export job (jobs.js) until it ends, then show its
+// download links. No inline script (CSP); the links come from the server's JSON.
 (function () {
   "use strict";
   const rows = document.querySelectorAll("tr.export-job");
@@ -16,19 +16,9 @@
   }
 
   function render(row, data) {
-    row.dataset.status = data.status;
-    const status = row.querySelector("[data-role=status]");
-    status.textContent = data.status;
-    status.className = "state state-" + data.status;
-    const bar = row.querySelector("[data-role=bar]");
-    bar.value = data.percent;
-    bar.textContent = data.percent + "%";
     const pairs = data.status === "done" ? " · " + n(data.counts.pairs || 0) + " pairs" : "";
     row.querySelector("[data-role=text]").textContent =
       (data.total ? n(data.done) + " / " + n(data.total) + " judgments · " + data.percent + "%" : "") + pairs;
-    const err = row.querySelector("[data-role=error]");
-    err.hidden = !data.error;
-    err.textContent = data.error || "";
     const files = row.querySelector("[data-role=files]");
     if (data.download && !files.querySelector("a")) {
       files.replaceChildren(link(data.download, "Download", "download", "button"), document.createTextNode(" "),
@@ -36,19 +26,5 @@
     }
   }
 
-  async function poll(row) {
-    try {
-      const response = await fetch(row.dataset.progressUrl, { headers: { Accept: "application/json" } });
-      if (response.ok) {
-        const data = await response.json();
-        render(row, data);
-        if (!data.active) return;  // done or failed: one final render, then stop
-      }
-    } catch (e) { /* transient network error: try again */ }
-    setTimeout(() => poll(row), 1000);
-  }
-
-  rows.forEach(row => {
-    if (row.dataset.status === "queued" || row.dataset.status === "running") poll(row);
-  });
+  window.prefloopFollowJobs(rows, render);
 })();

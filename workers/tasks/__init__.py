@@ -1,3 +1,4 @@
-"""One module per stage (and one for web export jobs); importing the package registers every task."""
+"""One module per stage (and one each for web export and import jobs); importing the package
+registers every task."""
 
-from workers.tasks import deploy, evaluate, export, generate, policy, reward, sft, snapshot  # noqa: F401
+from workers.tasks import deploy, evaluate, export, generate, imports, policy, reward, sft, snapshot  # noqa: F401
