@@ -21,9 +21,6 @@ policy, with `beta` setting how far it may move.
 from __future__ import annotations
 
 import contextlib
-import json
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +42,7 @@ from training.models import (
 from training.reward.scorer import encode_pair
 from training.reward.train import _LogRelay, split_records
 from training.stopping import Stopped
+from training.trainer_run import run_settings, trainer_run
 from training.trl_cpu import cpu_lm_head
 from training.trunk import CachedTrunkBackbone
 
@@ -234,16 +232,10 @@ def train_dpo(
     use_cache = args.cache_trunk and args.trainable_layers is not None and depth > 0
 
     history: list[dict] = []
-    metrics_file = None
-    if args.metrics_path:
-        Path(args.metrics_path).parent.mkdir(parents=True, exist_ok=True)
-        metrics_file = open(args.metrics_path, "w", encoding="utf-8")
-    relay = _Relay(on_log, history, metrics_file, should_stop)
-    work_dir = Path(tempfile.mkdtemp(prefix="prefloop-dpo-"))
-    stack = contextlib.ExitStack()
-    try:
+    with trainer_run(args.metrics_path, "dpo") as run, contextlib.ExitStack() as stack:
+        relay = _Relay(on_log, history, run.metrics_file, should_stop)
         config = DPOConfig(
-            output_dir=str(work_dir),
+            output_dir=str(run.work_dir),
             per_device_train_batch_size=args.batch_size,
             num_train_epochs=args.epochs,
             learning_rate=args.learning_rate,
@@ -253,18 +245,7 @@ def train_dpo(
             loss_type=["sigmoid", "sft"] if args.sft_weight else ["sigmoid"],
             loss_weights=[1.0, args.sft_weight] if args.sft_weight else None,
             logging_steps=args.logging_steps,
-            seed=args.seed,
-            data_seed=args.seed,
-            save_strategy="no",
-            eval_strategy="no",
-            report_to="none",
-            disable_tqdm=not progress,
-            use_cpu=runtime.device.type == "cpu",
-            bf16=runtime.autocast_dtype == torch.bfloat16,
-            fp16=runtime.autocast_dtype == torch.float16,
-            dataloader_num_workers=0,
-            warmup_steps=0,
-            lr_scheduler_type="linear",
+            **run_settings(args.seed, progress, runtime.device.type, runtime.autocast_dtype),
             pad_to_multiple_of=None,
         )
         head = (
@@ -334,11 +315,5 @@ def train_dpo(
             "train_seconds": round(train_seconds, 2),
             "args": asdict(args),
         }
-        if metrics_file is not None:
-            metrics_file.write(json.dumps({"final": metrics}) + "\n")
+        run.write_final(metrics)
         return DPOResult(checkpoint=checkpoint, metrics=metrics, history=history)
-    finally:
-        stack.close()
-        if metrics_file is not None:
-            metrics_file.close()
-        shutil.rmtree(work_dir, ignore_errors=True)

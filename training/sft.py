@@ -19,19 +19,17 @@ reward model and the policy update, which then start from the SFT model (Instruc
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-import torch
 from transformers import PrinterCallback
 
 from training.models import Runtime, freeze_all_but_top, load_causal_lm, load_tokenizer, save_model
 from training.reward.train import _LogRelay
 from training.stopping import Stopped
+from training.trainer_run import run_settings, trainer_run
 
 
 @dataclass
@@ -147,15 +145,10 @@ def train_sft(
     freeze_all_but_top(model, args.trainable_layers, heads)
 
     history: list[dict] = []
-    metrics_file = None
-    if args.metrics_path:
-        Path(args.metrics_path).parent.mkdir(parents=True, exist_ok=True)
-        metrics_file = open(args.metrics_path, "w", encoding="utf-8")
-    relay = _LogRelay(on_log, history, metrics_file, should_stop)
-    work_dir = Path(tempfile.mkdtemp(prefix="prefloop-sft-"))
-    try:
+    with trainer_run(args.metrics_path, "sft") as run:
+        relay = _LogRelay(on_log, history, run.metrics_file, should_stop)
         config = SFTConfig(
-            output_dir=str(work_dir),
+            output_dir=str(run.work_dir),
             per_device_train_batch_size=args.batch_size,
             num_train_epochs=args.epochs,
             learning_rate=args.learning_rate,
@@ -163,18 +156,7 @@ def train_sft(
             completion_only_loss=True,
             packing=False,
             logging_steps=args.logging_steps,
-            seed=args.seed,
-            data_seed=args.seed,
-            save_strategy="no",
-            eval_strategy="no",
-            report_to="none",
-            disable_tqdm=not progress,
-            use_cpu=runtime.device.type == "cpu",
-            bf16=runtime.autocast_dtype == torch.bfloat16,
-            fp16=runtime.autocast_dtype == torch.float16,
-            dataloader_num_workers=0,
-            warmup_steps=0,
-            lr_scheduler_type="linear",
+            **run_settings(args.seed, progress, runtime.device.type, runtime.autocast_dtype),
             gradient_checkpointing=False,
         )
         trainer = SFTTrainer(
@@ -210,10 +192,5 @@ def train_sft(
             "train_seconds": round(train_seconds, 2),
             "args": asdict(args),
         }
-        if metrics_file is not None:
-            metrics_file.write(json.dumps({"final": metrics}) + "\n")
+        run.write_final(metrics)
         return SFTResult(checkpoint=checkpoint, metrics=metrics, history=history)
-    finally:
-        if metrics_file is not None:
-            metrics_file.close()
-        shutil.rmtree(work_dir, ignore_errors=True)

@@ -26,8 +26,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,6 +38,7 @@ from training.data import PreferenceRecord, margin_for_strength
 from training.models import Runtime, decoder_layers, freeze_all_but_top, load_tokenizer, save_model
 from training.reward.scorer import RewardScorer, accuracy, encode_pair
 from training.stopping import Stopped
+from training.trainer_run import run_settings, trainer_run
 from training.trunk import CachedTrunkBackbone
 
 if TYPE_CHECKING:
@@ -422,15 +421,10 @@ def train_reward_model(
 
     out_dir = Path(args.out_dir)
     history: list[dict] = []
-    metrics_file = None
-    if args.metrics_path:
-        Path(args.metrics_path).parent.mkdir(parents=True, exist_ok=True)
-        metrics_file = open(args.metrics_path, "w", encoding="utf-8")  # a rerun replaces, never appends
-    relay = _LogRelay(on_log, history, metrics_file, should_stop)
-    work_dir = Path(tempfile.mkdtemp(prefix="prefloop-reward-"))
-    try:
+    with trainer_run(args.metrics_path, "reward") as run:
+        relay = _LogRelay(on_log, history, run.metrics_file, should_stop)
         config = RewardConfig(
-            output_dir=str(work_dir),
+            output_dir=str(run.work_dir),
             per_device_train_batch_size=args.batch_size,
             gradient_accumulation_steps=args.gradient_accumulation_steps,
             num_train_epochs=args.epochs,
@@ -438,19 +432,8 @@ def train_reward_model(
             logging_steps=args.logging_steps,
             max_length=args.max_length,
             center_rewards_coefficient=args.center_rewards_coefficient,
-            seed=args.seed,
-            data_seed=args.seed,
-            save_strategy="no",
-            eval_strategy="no",
-            report_to="none",
-            disable_tqdm=not progress,
-            bf16=runtime.dtype == torch.bfloat16,
-            fp16=runtime.dtype == torch.float16,
-            use_cpu=runtime.device.type == "cpu",
-            dataloader_num_workers=0,
+            **run_settings(args.seed, progress, runtime.device.type, runtime.dtype),
             gradient_checkpointing=args.gradient_checkpointing,
-            warmup_steps=0,
-            lr_scheduler_type="linear",
         )
         set_seed(args.seed)
         trainer_class = _length_grouped_reward_trainer() if args.group_by_length else RewardTrainer
@@ -524,10 +507,5 @@ def train_reward_model(
         }
         if not all(math.isfinite(h["loss"]) for h in history):
             metrics["warning"] = "non-finite training loss"
-        if metrics_file is not None:
-            metrics_file.write(json.dumps({"final": metrics}) + "\n")
+        run.write_final(metrics)
         return RewardResult(checkpoint=out_dir, metrics=metrics, history=history)
-    finally:
-        if metrics_file is not None:
-            metrics_file.close()
-        shutil.rmtree(work_dir, ignore_errors=True)
