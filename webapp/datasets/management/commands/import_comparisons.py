@@ -3,10 +3,10 @@ elsewhere (each by a named model), every pair a pending comparison for the annot
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from webapp.datasets import imports, readers
-from webapp.datasets.management.commands.import_prompts import project_or_error
+from webapp.datasets import imports
+from webapp.datasets.management.commands.import_prompts import import_from, project_or_error
 
 
 class Command(BaseCommand):
@@ -21,11 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, project: str, file: str, **options) -> None:
         target = project_or_error(project)
-        try:
-            with readers.opened(file) as handle:
-                result = imports.import_comparisons(target, handle, file)
-        except readers.ImportFileError as exc:
-            raise CommandError(f"{file}: {exc}; nothing was imported") from exc
+        result = import_from(file, lambda handle: imports.import_comparisons(target, handle, file))
         self.stdout.write(
             f"imported {result.comparisons} comparisons of {result.prompts} prompts, "
             f"each to be judged {target.overlap} time{'s' if target.overlap != 1 else ''}"

@@ -3,10 +3,10 @@ preferences judged elsewhere, as complete comparisons judged by the `imported` u
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from webapp.datasets import imports, readers
-from webapp.datasets.management.commands.import_prompts import project_or_error
+from webapp.datasets import imports
+from webapp.datasets.management.commands.import_prompts import import_from, project_or_error
 
 
 class Command(BaseCommand):
@@ -22,11 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, project: str, format: str, file: str, **options) -> None:
         target = project_or_error(project)
-        try:
-            with readers.opened(file) as handle:
-                result = imports.import_preferences(target, handle, file, format)
-        except readers.ImportFileError as exc:
-            raise CommandError(f"{file}: {exc}; nothing was imported") from exc
+        result = import_from(file, lambda handle: imports.import_preferences(target, handle, file, format))
         self.stdout.write(
             f"imported {result.judgments} judged pairs of {result.prompts} prompts "
             f"(source {imports.file_source(format, file)!r})"
