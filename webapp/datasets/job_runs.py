@@ -29,7 +29,7 @@ from django.utils import timezone
 from kombu.utils.url import maybe_sanitize_url
 
 from webapp.projects.models import Project
-from webapp.projects.permissions import can_see_tracebacks
+from webapp.projects.permissions import error_for, error_summary  # noqa: F401 (the jobs' names for them)
 from webapp.rounds.state_machine import runner_gone, stale_before, this_process
 
 log = logging.getLogger(__name__)
@@ -85,17 +85,6 @@ def _send_or_fail(kind: JobKind, job_id: int) -> None:
         )
         return
     queued.update(heartbeat=timezone.now())
-
-
-def error_summary(error: str) -> str:
-    """The first line of a job's error: what happened, in words (the traceback follows it)."""
-    return error.strip().splitlines()[0] if error.strip() else ""
-
-
-def error_for(user, project: Project, job: models.Model) -> str:
-    """Staff see the whole error with its traceback (server paths, code); everyone else its first
-    line (as a failed round's)."""
-    return job.error if can_see_tracebacks(user, project) else error_summary(job.error)
 
 
 def first_line(error: BaseException) -> str:

@@ -12,6 +12,7 @@ so they check nothing here and act with full rights.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
@@ -74,6 +75,19 @@ can_manage_rounds = _check("manage_rounds")
 can_manage_policies = _check("manage_policies")
 can_manage_members = _check("manage_members")
 can_see_tracebacks = _check("see_tracebacks")
+
+
+def error_summary(error: str) -> str:
+    """The first line of a stored error: what happened, in words (the traceback follows it)."""
+    return error.strip().splitlines()[0] if error.strip() else ""
+
+
+def error_for(user, project: Project, failed: Any) -> str:
+    """The `.error` of a failed round or job as `user` may see it: staff the whole error with its
+    traceback (server paths, code), everyone else its first line."""
+    return failed.error if can_see_tracebacks(user, project) else error_summary(failed.error)
+
+
 can_edit_settings = _check("edit_settings")
 can_import_prompts = _check("import_prompts")
 

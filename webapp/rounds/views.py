@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 from webapp.projects.permissions import (
     Capabilities,
     can_manage_rounds,
-    can_see_tracebacks,
     can_view,
+    error_for,
+    error_summary,
     project_for,
 )
 from webapp.rounds import learning, services, state_machine
@@ -78,16 +79,6 @@ def retry(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     else:
         messages.success(request, f"Round {number} sent again from {training_round.state}.")
     return redirect("rounds:detail", slug=slug, number=number)
-
-
-def error_summary(error: str) -> str:
-    """The first line of a round's error: what happened, in words (the traceback follows it)."""
-    return error.strip().splitlines()[0] if error.strip() else ""
-
-
-def error_for(user, project, training_round: TrainingRound) -> str:
-    """Staff see the whole error with its traceback (server paths, code); everyone else its first line."""
-    return training_round.error if can_see_tracebacks(user, project) else error_summary(training_round.error)
 
 
 def _round(project, number: int) -> TrainingRound:
